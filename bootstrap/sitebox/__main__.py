@@ -1,0 +1,3 @@
+from sitebox.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The ``sitebox`` command: dispatch, and the one place errors become exit codes.
+
+Exit codes: 0 success, 1 a ``SiteboxError`` (message and fix, no traceback),
+3 a bug (traceback written to a log file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from sitebox import __version__, console
+from sitebox.cluster.commands import cluster
+from sitebox.errors import SiteboxError
+from sitebox.tools.commands import tools
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sitebox")
+def cli() -> None:
+    """sitebox: JupyterHub, Dask, REANA, CVMFS and a batch connector as one site."""
+
+
+cli.add_command(tools)
+cli.add_command(cluster)
+
+
+def _crash_log(exc: BaseException) -> Path:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="sitebox-crash-", suffix=".log", delete=False
+    ) as handle:
+        handle.write(f"sitebox {__version__}, python {sys.version}\nargv: {sys.argv}\n\n")
+        handle.write("".join(traceback.format_exception(exc)))
+        return Path(handle.name)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except SiteboxError as exc:
+        console.err.print(exc.render(), markup=False, soft_wrap=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        console.err.print("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.err.print("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the boundary for bugs: log the traceback, show one line
+        log = _crash_log(exc)
+        console.err.print(
+            f"internal error: {type(exc).__name__}: {exc}\n  this is a bug in sitebox; "
+            f"the traceback is in {log}",
+            markup=False,
+        )
+        sys.exit(3)

@@ -1,0 +1,164 @@
+"""``sitebox cluster up|down|status|list|kubeconfig``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from sitebox import console
+from sitebox.cluster import drivers, sim, storage
+from sitebox.cluster.nodes import load_pool_file, parse_specs
+from sitebox.cluster.state import ClusterState, all_names
+from sitebox.errors import SiteboxError
+
+DRIVERS = ("sim", "kind", "minikube")
+
+
+@click.group()
+def cluster() -> None:
+    """Local clusters: `sim` (real control plane, kwok-simulated nodes), kind, minikube."""
+
+
+@cluster.command("up")
+@click.option("--name", default="sitebox", show_default=True, help="Cluster name; several can run.")
+@click.option("--driver", type=click.Choice(DRIVERS), default="sim", show_default=True)
+@click.option(
+    "--nodes",
+    "node_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Node pool: [POOL=]COUNTxCPUcpu-MEMORY[-GPUgpu], e.g. 3x16cpu-64Gi (repeatable). "
+    "Default: 3x16cpu-64Gi.",
+)
+@click.option(
+    "--node-pools",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of pools with labels and taints (see docs/cluster.md).",
+)
+@click.option(
+    "--volumes",
+    multiple=True,
+    metavar="SPEC",
+    help="Pre-provisioned PersistentVolumes per storage class, COUNTxSIZE (repeatable). "
+    f"Default: {' '.join(storage.DEFAULT_VOLUMES)}.",
+)
+@click.option(
+    "--api-port", type=click.IntRange(1, 65535), help="API server port (default: a free one)."
+)
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait.")
+def up_cmd(
+    name: str,
+    driver: str,
+    node_specs: tuple[str, ...],
+    node_pools: Path | None,
+    volumes: tuple[str, ...],
+    api_port: int | None,
+    timeout: float,
+) -> None:
+    """Start a local cluster and wait until every node is Ready."""
+    if node_specs and node_pools:
+        raise SiteboxError("give --nodes or --node-pools, not both")
+    pools = (
+        load_pool_file(node_pools) if node_pools else parse_specs(node_specs or ("3x16cpu-64Gi",))
+    )
+    if driver != "sim":
+        drivers.up(driver, name, sum(p.count for p in pools))
+        console.err.print(f"{driver} cluster {name!r} is up; kubectl uses its context")
+        return
+    tiers = storage.parse_volumes(volumes or storage.DEFAULT_VOLUMES)
+    started = time.monotonic()
+    with console.err.status(f"cluster {name}: starting") as spinner:
+        state = sim.up(
+            name,
+            pools,
+            tiers,
+            api_port,
+            say=lambda text: spinner.update(f"cluster {name}: {text}"),
+            timeout=timeout,
+        )
+    took = time.monotonic() - started
+    nodes = sum(p.count for p in pools)
+    console.err.print(
+        f"cluster {name!r} is up in {took:.1f}s: Kubernetes {state.kubernetes_version}, "
+        f"{nodes} simulated nodes, API server {state.server}\n"
+        f"  use it:   export KUBECONFIG={state.kubeconfig}\n"
+        f"  stop it:  sitebox cluster down --name {name}",
+        markup=False,
+    )
+
+
+@cluster.command("down")
+@click.option("--name", default="sitebox", show_default=True)
+@click.option("--driver", type=click.Choice(DRIVERS), default="sim", show_default=True)
+@click.option("--keep-state", is_flag=True, help="Keep logs, PKI and etcd data for inspection.")
+def down_cmd(name: str, driver: str, keep_state: bool) -> None:
+    """Stop a local cluster: exactly the processes it started, then remove its state."""
+    if driver != "sim":
+        drivers.down(driver, name)
+        return
+    stopped = sim.down(name, keep_state)
+    kept = f"; state kept in {ClusterState.load(name).root}" if keep_state else ""  # type: ignore[union-attr]
+    console.err.print(f"cluster {name!r} stopped ({len(stopped)} processes){kept}")
+
+
+@cluster.command("status")
+@click.option("--name", default="sitebox", show_default=True)
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def status_cmd(name: str, output: str) -> None:
+    """Show a cluster's processes, API server and nodes. Exit 1 unless healthy."""
+    state = ClusterState.load(name)
+    if state is None:
+        raise SiteboxError(f"no cluster named {name!r}", hint="`sitebox cluster list` shows them")
+    info = sim.describe(state)
+    if output == "json":
+        console.emit_json(info)
+    else:
+        table = Table("process", "pid", "running", "log", title=f"cluster {name}: {info['health']}")
+        for proc, detail in info["processes"].items():
+            table.add_row(
+                proc, str(detail["pid"]), "yes" if detail["running"] else "[red]no", detail["log"]
+            )
+        console.out.print(table)
+        nodes = info["nodes"]
+        ready = f", nodes {nodes['ready']}/{nodes['total']} Ready" if nodes else ""
+        console.out.print(
+            f"API {info['api']} at {info['server']}, Kubernetes {info['kubernetes']}{ready}\n"
+            f"kubeconfig: {info['kubeconfig']}",
+            markup=False,
+        )
+    if info["health"] != "healthy":
+        raise SystemExit(1)
+
+
+@cluster.command("list")
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def list_cmd(output: str) -> None:
+    """List the local sim clusters and their health."""
+    rows: list[sim.ClusterInfo] = []
+    for name in all_names():
+        state = ClusterState.load(name)
+        if state is not None:
+            info = sim.describe(state)
+            rows.append(info)
+    if output == "json":
+        console.emit_json(rows)
+        return
+    table = Table("name", "health", "server", "kubernetes", "nodes ready")
+    for row in rows:
+        nodes = row["nodes"]
+        count = f"{nodes['ready']}/{nodes['total']}" if nodes else "-"
+        table.add_row(row["name"], row["health"], str(row["server"]), row["kubernetes"], count)
+    console.out.print(table)
+
+
+@cluster.command("kubeconfig")
+@click.option("--name", default="sitebox", show_default=True)
+def kubeconfig_cmd(name: str) -> None:
+    """Print the path of a cluster's kubeconfig (for `export KUBECONFIG=$(...)`)."""
+    state = ClusterState.load(name)
+    if state is None or not state.kubeconfig.exists():
+        raise SiteboxError(f"no cluster named {name!r}", hint="`sitebox cluster list` shows them")
+    click.echo(state.kubeconfig)

@@ -1,0 +1,161 @@
+"""How each pinned tool is built from the Go module proxy, and how its version is checked.
+
+helm and kwok are plain ``go install`` targets. Kubernetes and etcd are not:
+their own go.mod files carry ``replace`` directives, so each is built inside a
+small generated wrapper module that requires the pinned module and replaces
+the Kubernetes staging modules with their published versions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sitebox.tools.builder import BuildError, GoRun
+from sitebox.tools.pins import Pin
+
+BuildFn = Callable[[Pin, GoRun], None]
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """Run the binary with ``args``; its output must contain ``expect`` (formatted with the pin)."""
+
+    args: tuple[str, ...]
+    expect: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    binaries: dict[str, VersionCheck]
+    build: BuildFn
+    revision: str  # bump when the build steps change, so cached builds are redone
+
+
+def _ldflags(*pairs: tuple[str, str]) -> str:
+    return " ".join(["-s -w", *(f"-X {k}={v}" for k, v in pairs)])
+
+
+def _module_dir(pin: Pin, go: GoRun, module: str | None = None) -> Path:
+    info = json.loads(
+        go(["go", "mod", "download", "-json", f"{module or pin.module}@{pin.version}"])
+    )
+    return Path(info["Dir"])
+
+
+def _build_helm(pin: Pin, go: GoRun) -> None:
+    # Helm reads its version from a linker variable; pyhelm3 parses it as semver,
+    # so an unstamped "v4.3" breaks every call.
+    flags = _ldflags(
+        (f"{pin.module}/internal/version.version", pin.version),
+        (f"{pin.module}/internal/version.gitTreeState", "clean"),
+    )
+    go.env["GOBIN"] = str(go.build.bin)
+    go(["go", "install", "-trimpath", "-ldflags", flags, f"{pin.module}/cmd/helm@{pin.version}"])
+
+
+def _build_kwok(pin: Pin, go: GoRun) -> None:
+    go.env["GOBIN"] = str(go.build.bin)
+    go(["go", "install", "-trimpath", "-ldflags", "-s -w", f"{pin.module}/cmd/kwok@{pin.version}"])
+    # kwok run against an existing API server needs its stages as config; they ship
+    # as YAML in the module, so keep a copy beside the binary.
+    stages = _module_dir(pin, go) / "kustomize" / "stage"
+    target = go.build.root / "stages"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(stages, target, ignore=shutil.ignore_patterns("*.go", "testdata", "*.md"))
+
+
+_STAGING = re.compile(r"^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/", re.MULTILINE)
+
+
+def _wrapper(go: GoRun, module: str, requires: str, replaces: dict[str, str]) -> Path:
+    src = go.build.src
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    lines = [f"module {module}", "", "go 1.26", "", f"require {requires}", ""]
+    lines += [f"replace {old} => {new}" for old, new in sorted(replaces.items())]
+    (src / "go.mod").write_text("\n".join(lines) + "\n")
+    return src
+
+
+def _build_kubernetes(pin: Pin, go: GoRun) -> None:
+    info = json.loads(go(["go", "mod", "download", "-json", f"{pin.module}@{pin.version}"]))
+    staging = _STAGING.findall(Path(info["GoMod"]).read_text())
+    if not staging:
+        raise BuildError(f"no staging modules found in {pin.module}@{pin.version}'s go.mod")
+    published = "v0." + pin.bare_version.split(".", 1)[1]  # v1.36.3 → v0.36.3
+    src = _wrapper(
+        go,
+        "sitebox.local/build/kubernetes",
+        f"{pin.module} {pin.version}",
+        {m: f"{m} {published}" for m in staging},
+    )
+    commands = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    imports = "\n".join(f'\t_ "{pin.module}/cmd/{c}"' for c in commands)
+    (src / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
+    go(["go", "mod", "tidy"], cwd=src)
+    major, minor = pin.bare_version.split(".")[:2]
+    stamp: list[tuple[str, str]] = []
+    # Without these the API server reports v0.0.0 and Helm's kubeVersion checks fail.
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        stamp += [
+            (f"{pkg}.gitVersion", pin.version),
+            (f"{pkg}.gitMajor", major),
+            (f"{pkg}.gitMinor", minor),
+            (f"{pkg}.gitTreeState", "clean"),
+        ]
+    go(
+        [
+            "go", "build", "-trimpath", "-ldflags", _ldflags(*stamp),
+            "-o", str(go.build.bin) + "/", *(f"{pin.module}/cmd/{c}" for c in commands),
+        ],
+        cwd=src,
+    )  # fmt: skip
+
+
+def _build_etcd(pin: Pin, go: GoRun) -> None:
+    src = _wrapper(go, "sitebox.local/build/etcd", f"{pin.module} {pin.version}", {})
+    (src / "main.go").write_text(
+        'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\n'
+        "func main() { etcdmain.Main(os.Args) }\n"
+    )
+    go(["go", "mod", "tidy"], cwd=src)
+    go(
+        ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(go.build.bin / "etcd"), "."],
+        cwd=src,
+    )
+
+
+_K8S = VersionCheck(("--version",), "Kubernetes {version}")
+
+RECIPES: dict[str, Recipe] = {
+    "helm": Recipe(
+        {"helm": VersionCheck(("version", "--template", "{{ .Version }}"), "{version}")},
+        _build_helm,
+        revision="1",
+    ),
+    "kubernetes": Recipe(
+        {
+            "kube-apiserver": _K8S,
+            "kube-controller-manager": _K8S,
+            "kube-scheduler": _K8S,
+            "kubectl": VersionCheck(("version", "--client"), "Client Version: {version}"),
+        },
+        _build_kubernetes,
+        revision="1",
+    ),
+    "etcd": Recipe(
+        {"etcd": VersionCheck(("--version",), "etcd Version: {bare_version}")},
+        _build_etcd,
+        revision="1",
+    ),
+    "kwok": Recipe(
+        {"kwok": VersionCheck(("--version",), "{version}")},
+        _build_kwok,
+        revision="1",
+    ),
+}
