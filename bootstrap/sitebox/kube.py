@@ -65,12 +65,11 @@ class Kube:
     def ready(self) -> bool:
         """True when /readyz answers ok; False while the server is starting or down."""
         try:
-            _, status, _ = self.api.call_api(
-                "/readyz", "GET", auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=2,
-            )  # fmt: skip
+            request = self.api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
+            response = self.api.call_api(*request, _request_timeout=2)
         except (ApiException, urllib3.exceptions.HTTPError, OSError):
             return False
+        status = response.status
         return bool(status == 200)
 
     def server_version(self) -> str:

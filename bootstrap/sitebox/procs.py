@@ -102,7 +102,10 @@ def _reap(pid: int) -> None:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something listens on the port. Connections lingering in TIME_WAIT
+    do not count: the servers we start set SO_REUSEADDR, as this check does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -124,8 +127,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
-def listening_ports(pid: int) -> set[int]:
-    """TCP ports a process listens on, read from /proc (for tests and status)."""
+def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     with contextlib.suppress(OSError):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -133,11 +135,24 @@ def listening_ports(pid: int) -> set[int]:
                 target = str(fd.readlink())
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and parts[9] in inodes:  # 0A: LISTEN
-                    ports.add(int(parts[1].rsplit(":", 1)[1], 16))
-    return ports
+    return inodes
+
+
+def _listeners(table: str, inodes: set[str]) -> list[str]:
+    rows = (line.split() for line in Path(table).read_text().splitlines()[1:])
+    return [row[1] for row in rows if row[3] == "0A" and row[9] in inodes]  # 0A: LISTEN
+
+
+def listening_sockets(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of each IPv4 TCP socket a process listens on, read from /proc."""
+    found = set()
+    for local in _listeners("/proc/net/tcp", _socket_inodes(pid)):
+        address, port = local.split(":")
+        octets = bytes.fromhex(address)[::-1]  # /proc prints the address little-endian
+        found.add((".".join(map(str, octets)), int(port, 16)))
+    return found
+
+
+def listening_tcp6(pid: int) -> int:
+    """How many IPv6 TCP listeners a process has (we expect none: all bind 127.0.0.1)."""
+    return len(_listeners("/proc/net/tcp6", _socket_inodes(pid)))

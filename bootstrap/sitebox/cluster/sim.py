@@ -224,8 +224,8 @@ def _start(
         "--authorization-mode", "Node,RBAC",
         "--enable-admission-plugins", "NodeRestriction,ResourceQuota,LimitRanger,PodSecurity,"
         "Priority,DefaultStorageClass,ServiceAccount",
-        "--allow-privileged", "true",
-        "--profiling", "false",
+        "--allow-privileged=true",
+        "--profiling=false",
     ])  # fmt: skip
     client = kube.Kube(admin)
     run.wait(apiserver, "/readyz", client.ready, timeout)
@@ -242,9 +242,9 @@ def _start(
         "--root-ca-file", str(p / "ca.crt"),
         "--cluster-signing-cert-file", str(p / "ca.crt"),
         "--cluster-signing-key-file", str(p / "ca.key"),
-        "--use-service-account-credentials", "true",
+        "--use-service-account-credentials=true",
         "--service-cluster-ip-range", SERVICE_CIDR,
-        "--leader-elect", "false",
+        "--leader-elect=false",
     ])  # fmt: skip
     sched_config = run.kubeconfig("scheduler")
     scheduler = run.spawn("kube-scheduler", [
@@ -253,7 +253,7 @@ def _start(
         "--authentication-kubeconfig", str(sched_config),
         "--authorization-kubeconfig", str(sched_config),
         "--bind-address", "127.0.0.1", "--secure-port", str(ports["scheduler"]),
-        "--leader-elect", "false",
+        "--leader-elect=false",
     ])  # fmt: skip
     kwok_stages = state.root / "kwok-stages.yaml"
     _kwok_config(kwok_stages)

@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`.
+# Everything is installed by these targets on a fresh machine: a virtualenv with
+# sitebox, then the pinned tools (built once from the Go module proxy into
+# ~/.cache/sitebox, reused afterwards).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+
+.PHONY: demo test lint tools clean-demo
+
+$(BIN)/sitebox: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+tools: $(BIN)/sitebox
+	$(BIN)/sitebox tools install
+
+## demo: a local sim cluster named "demo" and a smoke install on it
+demo: tools
+	@$(BIN)/sitebox cluster status --name $(DEMO) >/dev/null 2>&1 \
+	  || $(BIN)/sitebox cluster up --name $(DEMO)
+	ci/smoke-install.sh $(DEMO)
+
+clean-demo: $(BIN)/sitebox
+	$(BIN)/sitebox cluster down --name $(DEMO)
+
+lint: $(BIN)/sitebox
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: lint, then every test (unit, chart and live on sim clusters)
+test: tools lint
+	$(BIN)/pytest

@@ -1,0 +1,141 @@
+"""The one module that drives Helm, through pyhelm3 and the pinned helm binary.
+
+Values always travel on stdin (pyhelm3 passes ``--values -``), so generated
+secrets never touch a file or a command line. Helm's failures become
+``HelmError`` with the release named; values are never echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyhelm3
+from pyhelm3 import errors as helm_errors
+
+from sitebox.errors import SiteboxError
+from sitebox.tools.store import binary
+
+T = TypeVar("T")
+
+
+class HelmError(SiteboxError):
+    """Helm refused or failed an operation."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    release: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    app_version: str | None
+
+
+def _first_lines(exc: Exception, lines: int = 6) -> str:
+    text = str(exc).strip()
+    return "\n".join(text.splitlines()[:lines]) or type(exc).__name__
+
+
+class Helm:
+    """Helm against one cluster (kubeconfig and optional context)."""
+
+    def __init__(self, kubeconfig: Path | None = None, context: str | None = None):
+        self._client = pyhelm3.Client(
+            executable=str(binary("helm")),
+            kubeconfig=kubeconfig,
+            kubecontext=context,
+        )
+
+    @property
+    def version(self) -> str:
+        return str(self._client.version)
+
+    def _run(self, what: str, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return asyncio.run(coro)
+        except helm_errors.ConnectionError as exc:
+            raise HelmError(
+                f"{what}: cannot reach the cluster: {_first_lines(exc)}",
+                hint="check the kubeconfig and that the API server is up "
+                "(`sitebox cluster status`)",
+            ) from None
+        except helm_errors.Error as exc:
+            raise HelmError(f"{what}: {_first_lines(exc)}") from None
+
+    @staticmethod
+    async def _revision(rev: Any) -> Revision:
+        meta = await rev.chart_metadata()
+        return Revision(
+            release=rev.release.name,
+            namespace=rev.release.namespace,
+            revision=int(rev.revision),
+            status=str(getattr(rev.status, "value", rev.status)),
+            chart=f"{meta.name}-{meta.version}",
+            app_version=meta.app_version,
+        )
+
+    def install_or_upgrade(
+        self,
+        release: str,
+        chart: Path,
+        values: dict[str, Any],
+        namespace: str,
+        timeout: str = "5m",
+        wait: bool = True,
+    ) -> Revision:
+        """``helm upgrade --install`` that waits and rolls back a failed attempt."""
+
+        async def go() -> Revision:
+            loaded = await self._client.get_chart(chart)
+            rev = await self._client.install_or_upgrade_release(
+                release,
+                loaded,
+                values,
+                namespace=namespace,
+                create_namespace=True,
+                rollback_on_failure=True,
+                wait=wait,
+                timeout=timeout,
+            )
+            return await self._revision(rev)
+
+        return self._run(f"installing release {release!r}", go())
+
+    def current(self, release: str, namespace: str) -> Revision:
+        async def go() -> Revision:
+            rev = await self._client.get_current_revision(release, namespace=namespace)
+            return await self._revision(rev)
+
+        return self._run(f"reading release {release!r}", go())
+
+    def values(self, release: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            current = await self._client.get_current_revision(release, namespace=namespace)
+            rev = current if revision is None else await current.release.revision(revision)
+            return dict(await rev.values())
+
+        return self._run(f"reading values of {release!r}", go())
+
+    def rollback(
+        self, release: str, namespace: str, revision: int, timeout: str = "5m"
+    ) -> Revision:
+        async def go() -> Revision:
+            current = await self._client.get_current_revision(release, namespace=namespace)
+            rev = await current.release.rollback(revision, wait=True, timeout=timeout)
+            return await self._revision(rev)
+
+        return self._run(f"rolling back {release!r}", go())
+
+    def uninstall(self, release: str, namespace: str, wait: bool = True) -> None:
+        async def go() -> None:
+            current = await self._client.get_current_revision(release, namespace=namespace)
+            await self._client.uninstall_release(
+                current.release.name, namespace=namespace, wait=wait
+            )
+
+        self._run(f"uninstalling {release!r}", go())

@@ -1,0 +1,95 @@
+"""Shared fixtures: the sitebox command as a real process, and one sim cluster per session.
+
+Live tests need the pinned tools. Outside CI a missing tool skips them with
+the reason; under CI (``CI`` set) it fails the run, so a green CI always means
+the live tests ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sitebox.tools import install, pins
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def run_sitebox(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+    result = subprocess.run(
+        [sys.executable, "-m", "sitebox", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def _missing_tools() -> list[str]:
+    return [
+        f"{s.name} ({s.state})"
+        for s in (install.status(p) for p in pins.load().tools.values())
+        if s.state != "cached"
+    ]
+
+
+@pytest.fixture(scope="session")
+def tools_ready() -> None:
+    missing = _missing_tools()
+    if missing:
+        message = f"pinned tools not installed: {', '.join(missing)}; run `sitebox tools install`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def state_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Clusters made by tests live in a folder of their own, apart from the user's."""
+    folder = tmp_path_factory.mktemp("state")
+    os.environ["SITEBOX_STATE"] = str(folder)  # for in-process calls (ClusterState.load)
+    return {"SITEBOX_STATE": str(folder)}
+
+
+@dataclass(frozen=True)
+class SimCluster:
+    name: str
+    kubeconfig: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def sim_cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[SimCluster]:
+    name = "test"
+    pools = FIXTURES / "pools.yaml"
+    started = run_sitebox(
+        "cluster", "up", "--name", name, "--node-pools", str(pools), env=state_env
+    )
+    assert started.code == 0, started.err
+    path = run_sitebox("cluster", "kubeconfig", "--name", name, env=state_env).out.strip()
+    yield SimCluster(name, Path(path), state_env)
+    stopped = run_sitebox("cluster", "down", "--name", name, env=state_env)
+    assert stopped.code == 0, stopped.err
+
+
+def cluster_info(name: str, env: dict[str, str]) -> dict[str, object]:
+    result = run_sitebox("cluster", "status", "--name", name, "-o", "json", env=env)
+    info: dict[str, object] = json.loads(result.out)
+    return info

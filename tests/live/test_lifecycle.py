@@ -1,0 +1,71 @@
+"""cluster up/down as processes: named clusters side by side, nothing left behind,
+stale state after a kill, ports already taken."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+import pytest
+
+from sitebox import procs
+from sitebox.cluster.state import ClusterState
+from tests.conftest import cluster_info, run_sitebox
+
+pytestmark = pytest.mark.live
+
+
+def _up(name: str, env: dict[str, str], *extra: str) -> None:
+    result = run_sitebox("cluster", "up", "--name", name, "--nodes", "2x4cpu-8Gi", *extra, env=env)
+    assert result.code == 0, result.err
+
+
+def test_two_clusters_side_by_side_and_down_leaves_nothing(
+    tools_ready: None, state_env: dict[str, str]
+) -> None:
+    _up("site-a", state_env)
+    _up("site-b", state_env)
+    a, b = ClusterState.load("site-a"), ClusterState.load("site-b")
+    assert a is not None and b is not None
+    assert set(a.ports.values()).isdisjoint(b.ports.values())
+    assert cluster_info("site-a", state_env)["health"] == "healthy"
+    assert cluster_info("site-b", state_env)["health"] == "healthy"
+
+    listed = run_sitebox("cluster", "list", "-o", "json", env=state_env)
+    assert {"site-a", "site-b"} <= {row["name"] for row in __import__("json").loads(listed.out)}
+
+    result = run_sitebox("cluster", "down", "--name", "site-a", env=state_env)
+    assert result.code == 0, result.err
+    assert not any(procs.alive(p) for p in a.processes)
+    assert not any(procs.port_in_use(port) for port in a.ports.values())
+    assert not a.root.exists()
+    assert cluster_info("site-b", state_env)["health"] == "healthy", (
+        "the other cluster is untouched"
+    )
+
+    # A killed run: every process of site-b dies at once, its state stays behind.
+    for record in b.processes:
+        os.kill(record.pid, signal.SIGKILL)
+    result = run_sitebox("cluster", "up", "--name", "site-b", env=state_env)
+    assert result.code == 1
+    assert "stale state folder" in result.err
+    assert "sitebox cluster down site-b" in result.err
+    result = run_sitebox("cluster", "down", "--name", "site-b", env=state_env)
+    assert result.code == 0, result.err
+    assert not b.root.exists()
+
+
+def test_port_in_use_is_refused_before_anything_starts(
+    tools_ready: None, state_env: dict[str, str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_sitebox(
+            "cluster", "up", "--name", "busy", "--api-port", str(port), env=state_env
+        )
+    assert result.code == 1
+    assert f"port {port} on 127.0.0.1 (wanted for apiserver) is already in use" in result.err
+    assert ClusterState.load("busy") is None

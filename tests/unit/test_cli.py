@@ -1,0 +1,65 @@
+"""The command as users meet it: exit codes and one-line errors, never a traceback."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_sitebox
+
+pytestmark = pytest.mark.unit
+
+
+def test_bad_node_spec_is_one_clear_error(tmp_path: Path) -> None:
+    result = run_sitebox(
+        "cluster", "up", "--nodes", "3x16-64Gi", env={"SITEBOX_STATE": str(tmp_path)}
+    )
+    assert result.code == 1
+    assert result.err.startswith("error: unknown node-pool spec '3x16-64Gi'")
+    assert "fix: write COUNTxCPUcpu-MEMORY" in result.err
+    assert "Traceback" not in result.err
+    assert not (tmp_path / "clusters").exists(), "nothing may be created for bad input"
+
+
+def test_missing_tool_names_it_and_the_fix(tmp_path: Path) -> None:
+    env = {"SITEBOX_STATE": str(tmp_path / "state"), "SITEBOX_CACHE": str(tmp_path / "empty")}
+    result = run_sitebox("cluster", "up", env=env)
+    assert result.code == 1
+    assert "error: etcd is not installed" in result.err
+    assert "sitebox tools install" in result.err
+    assert not (tmp_path / "state" / "clusters").exists()
+
+
+def test_tools_status_reports_missing_tools_as_json(tmp_path: Path) -> None:
+    import json
+
+    result = run_sitebox("tools", "status", "-o", "json", env={"SITEBOX_CACHE": str(tmp_path)})
+    assert result.code == 1
+    rows = json.loads(result.out)
+    assert {r["name"] for r in rows} == {"helm", "kubernetes", "etcd", "kwok"}
+    assert {r["state"] for r in rows} == {"missing"}
+
+
+def test_unknown_tool_is_refused(tmp_path: Path) -> None:
+    result = run_sitebox(
+        "tools", "install", "--only", "helmet", env={"SITEBOX_CACHE": str(tmp_path)}
+    )
+    assert result.code == 1
+    assert "unknown tool(s): helmet" in result.err
+
+
+def test_down_of_unknown_cluster(tmp_path: Path) -> None:
+    result = run_sitebox("cluster", "down", "--name", "nope", env={"SITEBOX_STATE": str(tmp_path)})
+    assert result.code == 1
+    assert "no cluster named 'nope'" in result.err
+
+
+def test_kind_driver_without_kind_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_sitebox(
+        "cluster",
+        "up",
+        "--driver",
+        "kind",
+        env={"PATH": str(tmp_path), "SITEBOX_STATE": str(tmp_path)},
+    )
+    assert result.code == 1
+    assert "the kind driver needs `kind` on PATH" in result.err
