@@ -87,6 +87,7 @@ def up_cmd(
         f"  use it:   export KUBECONFIG={state.kubeconfig}\n"
         f"  stop it:  sitebox cluster down --name {name}",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -116,18 +117,17 @@ def status_cmd(name: str, output: str) -> None:
     if output == "json":
         console.emit_json(info)
     else:
-        table = Table("process", "pid", "running", "log", title=f"cluster {name}: {info['health']}")
+        table = Table("process", "pid", "running", title=f"cluster {name}: {info['health']}")
         for proc, detail in info["processes"].items():
-            table.add_row(
-                proc, str(detail["pid"]), "yes" if detail["running"] else "[red]no", detail["log"]
-            )
+            table.add_row(proc, str(detail["pid"]), "yes" if detail["running"] else "[red]no")
         console.out.print(table)
         nodes = info["nodes"]
         ready = f", nodes {nodes['ready']}/{nodes['total']} Ready" if nodes else ""
         console.out.print(
             f"API {info['api']} at {info['server']}, Kubernetes {info['kubernetes']}{ready}\n"
-            f"kubeconfig: {info['kubeconfig']}",
+            f"kubeconfig: {info['kubeconfig']}\nlogs: {state.root / 'logs'}",
             markup=False,
+            soft_wrap=True,
         )
     if info["health"] != "healthy":
         raise SystemExit(1)
