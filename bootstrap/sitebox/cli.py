@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from sitebox import __version__, console
+from sitebox.batch.commands import batch
 from sitebox.cluster.commands import cluster
 from sitebox.errors import SiteboxError
 from sitebox.tools.commands import tools
@@ -27,6 +28,7 @@ def cli() -> None:
 
 cli.add_command(tools)
 cli.add_command(cluster)
+cli.add_command(batch)
 
 
 def _crash_log(exc: BaseException) -> Path:

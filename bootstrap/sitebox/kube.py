@@ -7,13 +7,13 @@ sitebox never depends on the client's generated model classes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError
@@ -38,19 +38,22 @@ def _describe(exc: Exception) -> str:
 class Kube:
     """A connection to one cluster, from a kubeconfig file and optional context."""
 
-    def __init__(self, kubeconfig: Path | str, context: str | None = None, timeout: float = 10.0):
-        self.kubeconfig = str(kubeconfig)
-        self.timeout = timeout
+    def __init__(self, kubeconfig: Path | str | None = None, context: str | None = None):
+        """``kubeconfig`` None means what kubectl would use: $KUBECONFIG or ~/.kube/config."""
+        self.kubeconfig = str(kubeconfig) if kubeconfig else None
         try:
             self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=self.kubeconfig, context=context
             )
         except (config.ConfigException, FileNotFoundError) as exc:
             raise KubeError(
-                f"cannot load kubeconfig {self.kubeconfig}: {exc}",
+                f"cannot load kubeconfig {self.kubeconfig or '(default)'}: {exc}",
                 hint="check the path, or pass --kubeconfig / --context",
             ) from None
+        # Load tests submit from many threads at once; urllib3's default pool holds 4.
+        self.api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
         self.core = client.CoreV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
         self._dynamic: DynamicClient | None = None
 
     @property
@@ -130,6 +133,88 @@ class Kube:
         except DynamicApiError as exc:
             if exc.status != 404:
                 raise KubeError(f"deleting {kind} {name}: {_describe(exc)}") from None
+
+    def endpoint(self) -> tuple[str, bytes]:
+        """The API server URL and the CA bundle (PEM) this connection trusts."""
+        settings = self.api.configuration
+        ca = Path(settings.ssl_ca_cert).read_bytes() if settings.ssl_ca_cert else b""
+        return str(settings.host), ca
+
+    def current_namespace(self) -> str:
+        _, active = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=self.kubeconfig
+        )
+        return str(active.get("context", {}).get("namespace") or "default")
+
+    def service_account_token(self, namespace: str, name: str, seconds: int) -> str:
+        """A bound token for a ServiceAccount (TokenRequest API), valid ``seconds``."""
+        body = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
+        )
+        try:
+            got = self.core.create_namespaced_service_account_token(name, namespace, body)
+        except ApiException as exc:
+            raise KubeError(
+                f"requesting a token for ServiceAccount {namespace}/{name}: {_describe(exc)}"
+            ) from None
+        if got.status is None:
+            raise KubeError(f"the API server returned no token for {namespace}/{name}")
+        return str(got.status.token)
+
+    def submit_job(self, namespace: str, job: Obj) -> tuple[int, float]:
+        """POST a Job as raw JSON and return (HTTP status, Retry-After seconds).
+
+        The load test's hot path: the generated client validates every body through
+        pydantic and parses the reply, which costs more than the request itself.
+        """
+        request = self.api.param_serialize(
+            "POST",
+            "/apis/batch/v1/namespaces/{namespace}/jobs",
+            path_params={"namespace": namespace},
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            body=job,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(*request, _request_timeout=30)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(f"submitting a Job: {exc}") from None
+        retry = response.getheader("Retry-After") if response.status == 429 else None
+        return response.status, float(retry or 0)
+
+    def delete_jobs(self, namespace: str, selector: str) -> None:
+        self.batch.delete_collection_namespaced_job(
+            namespace, label_selector=selector, propagation_policy="Background"
+        )
+
+    def watch_pods(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
+        """Pod objects (as dicts) as they change, until ``stop()`` holds; resumes after
+        the server closes a watch, so it can run for as long as a load test does."""
+        version = ""
+        while not stop():
+            stream = watch.Watch()  # type: ignore[no-untyped-call]
+            try:
+                for event in stream.stream(  # type: ignore[no-untyped-call]
+                    self.core.list_namespaced_pod,
+                    namespace,
+                    label_selector=selector,
+                    resource_version=version or None,
+                    timeout_seconds=5,
+                ):
+                    pod = event["object"]
+                    version = pod.metadata.resource_version
+                    yield {
+                        "name": pod.metadata.name,
+                        "node": pod.spec.node_name,
+                        "phase": pod.status.phase if pod.status else None,
+                    }
+                    if stop():
+                        stream.stop()  # type: ignore[no-untyped-call]
+                        return
+            except ApiException as exc:
+                if exc.status != 410:  # 410 Gone: the version expired; list again
+                    raise KubeError(f"watching pods: {_describe(exc)}") from None
+                version = ""
 
     def events_for(self, namespace: str, name: str) -> list[Obj]:
         found = self.core.list_namespaced_event(

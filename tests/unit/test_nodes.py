@@ -12,7 +12,12 @@ def test_compact_spec_gives_nodes_with_that_capacity() -> None:
     pool = parse_spec("3x16cpu-64Gi", "node")
     nodes = pool.manifests()
     assert [n["metadata"]["name"] for n in nodes] == ["node-0", "node-1", "node-2"]
-    assert nodes[0]["status"]["allocatable"] == {"cpu": "16", "memory": "64Gi", "pods": "110"}
+    assert nodes[0]["status"]["allocatable"] == {
+        "cpu": "16",
+        "memory": "64Gi",
+        "pods": "110",
+        "ephemeral-storage": "500Gi",
+    }
     assert nodes[0]["metadata"]["annotations"] == {FAKE_ANNOTATION: "fake"}
 
 

@@ -46,6 +46,8 @@ class NodePool:
     memory: str
     gpu: int = 0
     pods: int = 110
+    # Pods with ephemeral-storage requests (every batch job) need nodes that declare some.
+    ephemeral_storage: str = "500Gi"
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[dict[str, str], ...] = ()
 
@@ -53,7 +55,12 @@ class NodePool:
         return [f"{self.name}-{i}" for i in range(self.count)]
 
     def manifests(self) -> list[dict[str, Any]]:
-        capacity = {"cpu": self.cpu, "memory": self.memory, "pods": str(self.pods)}
+        capacity = {
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "pods": str(self.pods),
+            "ephemeral-storage": self.ephemeral_storage,
+        }
         if self.gpu:
             capacity["nvidia.com/gpu"] = str(self.gpu)
         return [
@@ -79,10 +86,11 @@ class NodePool:
         ]
 
 
-def _check_sizes(cpu: str, memory: str, count: int, where: str) -> None:
+def _check_sizes(cpu: str, memory: str, count: int, where: str, disk: str = "1Gi") -> None:
     try:
         cpu_millis(cpu)
         memory_bytes(memory)
+        memory_bytes(disk)
     except QuantityError as exc:
         raise SiteboxError(f"node pool {where}: {exc}", hint=SPEC_HELP) from None
     if count < 1:
@@ -154,13 +162,16 @@ def load_pool_file(path: Path) -> list[NodePool]:
         key = f"pools[{index}]"
         if not isinstance(raw, dict):
             raise SiteboxError("each pool is a mapping", location=Location(str(path), key=key))
-        unknown = set(raw) - {"name", "count", "cpu", "memory", "gpu", "pods", "labels", "taints"}
+        unknown = set(raw) - {
+            "name", "count", "cpu", "memory", "gpu", "pods", "ephemeralStorage", "labels", "taints",
+        }  # fmt: skip
         if unknown:
             bad = sorted(unknown)[0]
             raise SiteboxError(
                 f"unknown key {bad!r}",
                 location=Location(str(path), _line_of(text, f"{bad}:"), f"{key}.{bad}"),
-                hint="pool keys are name, count, cpu, memory, gpu, pods, labels, taints",
+                hint="pool keys are name, count, cpu, memory, gpu, pods, ephemeralStorage, "
+                "labels, taints",
             )
         for required in ("name", "count", "cpu", "memory"):
             if required not in raw:
@@ -175,10 +186,11 @@ def load_pool_file(path: Path) -> list[NodePool]:
             memory=str(raw["memory"]),
             gpu=int(raw.get("gpu", 0)),
             pods=int(raw.get("pods", 110)),
+            ephemeral_storage=str(raw.get("ephemeralStorage", "500Gi")),
             labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
             taints=taints,
         )
-        _check_sizes(pool.cpu, pool.memory, pool.count, f"{path}:{key}")
+        _check_sizes(pool.cpu, pool.memory, pool.count, f"{path}:{key}", pool.ephemeral_storage)
         pools.append(pool)
     _check_unique(pools, str(path))
     return pools

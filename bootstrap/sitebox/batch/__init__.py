@@ -1,0 +1,1 @@
+"""The batch connector's client side: scoped credentials and the load test."""

@@ -1,0 +1,60 @@
+"""A kubeconfig scoped to the batch connector's submitter ServiceAccount.
+
+A grid workload manager (PanDA Harvester, an HTCondor gateway) gets this file
+and nothing more: it may run Jobs and watch Pods in the batch namespace, as the
+chart's Role allows, and the API server refuses everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import yaml
+
+from sitebox.errors import SiteboxError
+from sitebox.kube import Kube
+
+SUBMITTER_SUFFIX = "-submitter"
+
+
+def find_submitter(kube: Kube, namespace: str, release: str) -> str:
+    accounts = kube.list_objects(
+        "v1", "ServiceAccount", namespace, f"app.kubernetes.io/instance={release}"
+    )
+    names = [a["metadata"]["name"] for a in accounts]
+    matches = [n for n in names if n.endswith(SUBMITTER_SUFFIX)]
+    if len(matches) != 1:
+        raise SiteboxError(
+            f"no batch submitter ServiceAccount of release {release!r} in namespace {namespace!r}",
+            hint="install the batch chart in queue mode there first, or pass --namespace/--release",
+        )
+    return str(matches[0])
+
+
+def write_kubeconfig(
+    kube: Kube, namespace: str, account: str, seconds: int, path: Path, cluster: str
+) -> None:
+    """Write a token kubeconfig for ``account``; the token never reaches stdout or logs."""
+    token = kube.service_account_token(namespace, account, seconds)
+    server, ca = kube.endpoint()
+    cluster_entry: dict[str, str] = {"server": server}
+    if ca:
+        cluster_entry["certificate-authority-data"] = base64.b64encode(ca).decode()
+    user = f"{namespace}-{account}"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [
+            {"name": user, "context": {"cluster": cluster, "user": user, "namespace": namespace}}
+        ],
+        "current-context": user,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created 0600 from the start: the token must never be readable by others, even briefly.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(yaml.safe_dump(doc, sort_keys=False))

@@ -1,0 +1,191 @@
+"""The pre-grid load test: submit N short Jobs through the scoped account and
+measure what the site sustains.
+
+Submission runs on a thread pool; a pod watch counts scheduling and
+completion. Only counters and one set of pod names are kept, so memory stays
+bounded by the job count, not by the objects the API returns.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sitebox.errors import SiteboxError
+from sitebox.kube import Kube
+
+LABEL = "sitebox.io/load-test"
+MAX_RETRIES = 5
+NO_ANSWER = 0  # the "status" under which requests that got no HTTP answer are counted
+
+
+@dataclass
+class Tally:
+    """Counters shared by the submit threads and the watcher."""
+
+    accepted: int = 0
+    rejected: Counter[int] = field(default_factory=Counter)
+    throttled: int = 0
+    scheduled: set[str] = field(default_factory=set)
+    completed: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    first_scheduled: float = 0.0
+    last_scheduled: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Report:
+    jobs: int
+    accepted: int
+    rejected: dict[int, int]
+    throttled: int
+    submit_seconds: float
+    accepted_per_second: float
+    scheduled: int
+    scheduled_per_second: float
+    completed: int
+    failed: int
+    wall_seconds: float
+    peak_rss_mib: float
+    run_id: str
+
+
+def job_manifest(name: str, run_id: str, cpu: str, memory: str) -> dict[str, Any]:
+    labels = {LABEL: run_id, "sitebox.io/batch": "true"}
+    resources = {"cpu": cpu, "memory": memory}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 600,
+            "ttlSecondsAfterFinished": 300,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "job",
+                            "image": "registry.k8s.io/pause:3.10",
+                            "resources": {"requests": resources, "limits": resources},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _submit(kube: Kube, namespace: str, job: dict[str, Any], tally: Tally) -> None:
+    for _ in range(MAX_RETRIES):
+        status, retry_after = kube.submit_job(namespace, job)
+        if status == 429:  # API priority and fairness pushed back: wait as told, retry
+            with tally.lock:
+                tally.throttled += 1
+            time.sleep(retry_after or 1.0)
+            continue
+        with tally.lock:
+            if status < 300:
+                tally.accepted += 1
+            else:
+                tally.rejected[status] += 1
+        return
+    with tally.lock:
+        tally.rejected[429] += 1
+
+
+def _watch(kube: Kube, namespace: str, selector: str, tally: Tally, done: threading.Event) -> None:
+    for pod in kube.watch_pods(namespace, selector, done.is_set):
+        name, now = pod["name"], time.monotonic()
+        with tally.lock:
+            if pod["node"] and name not in tally.scheduled:
+                tally.scheduled.add(name)
+                tally.first_scheduled = tally.first_scheduled or now
+                tally.last_scheduled = now
+            if pod["phase"] == "Succeeded":
+                tally.completed.add(name)
+            elif pod["phase"] == "Failed":
+                tally.failed.add(name)
+
+
+def run(
+    kube: Kube,
+    namespace: str,
+    jobs: int,
+    workers: int,
+    cpu: str,
+    memory: str,
+    timeout: float,
+    on_progress: Callable[[Tally], None],
+) -> Report:
+    run_id = uuid.uuid4().hex[:8]
+    selector = f"{LABEL}={run_id}"
+    tally = Tally()
+    done = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(kube, namespace, selector, tally, done), daemon=True
+    )
+    watcher.start()
+    started = time.monotonic()
+    # Workers build each Job as they send it: no list of N manifests is ever held.
+    indices = iter(range(jobs))
+    take = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with take:
+                index = next(indices, None)
+            if index is None:
+                return
+            job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory)
+            try:
+                _submit(kube, namespace, job, tally)
+            except SiteboxError:
+                with tally.lock:
+                    tally.rejected[NO_ANSWER] += 1
+
+    senders = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    try:
+        for sender in senders:
+            sender.start()
+        while any(sender.is_alive() for sender in senders):
+            on_progress(tally)
+            time.sleep(0.25)
+        submitted = time.monotonic()
+        deadline = submitted + timeout
+        while time.monotonic() < deadline:
+            on_progress(tally)
+            with tally.lock:
+                if len(tally.completed) + len(tally.failed) >= tally.accepted:
+                    break
+            time.sleep(0.25)
+    finally:
+        done.set()
+        watcher.join(timeout=10)
+        kube.delete_jobs(namespace, selector)
+    submit_seconds = submitted - started
+    span = max(tally.last_scheduled - started, 1e-9)
+    return Report(
+        jobs=jobs,
+        accepted=tally.accepted,
+        rejected=dict(tally.rejected),
+        throttled=tally.throttled,
+        submit_seconds=round(submit_seconds, 2),
+        accepted_per_second=round(tally.accepted / max(submit_seconds, 1e-9), 1),
+        scheduled=len(tally.scheduled),
+        scheduled_per_second=round(len(tally.scheduled) / span, 1),
+        completed=len(tally.completed),
+        failed=len(tally.failed),
+        wall_seconds=round(time.monotonic() - started, 2),
+        peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        run_id=run_id,
+    )
