@@ -161,8 +161,9 @@ class Kube:
             raise KubeError(f"the API server returned no token for {namespace}/{name}")
         return str(got.status.token)
 
-    def submit_job(self, namespace: str, job: Obj) -> tuple[int, float]:
-        """POST a Job as raw JSON and return (HTTP status, Retry-After seconds).
+    def submit_job(self, namespace: str, job: Obj) -> tuple[int, float, str]:
+        """POST a Job as raw JSON; return (HTTP status, Retry-After seconds, the
+        server's message when it refused).
 
         The load test's hot path: the generated client validates every body through
         pydantic and parses the reply, which costs more than the request itself.
@@ -180,12 +181,30 @@ class Kube:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(f"submitting a Job: {exc}") from None
         retry = response.getheader("Retry-After") if response.status == 429 else None
-        return response.status, float(retry or 0)
+        message = ""
+        if response.status >= 300:
+            response.read()
+            message = response.data.decode(errors="replace")[:300]
+        return response.status, float(retry or 0), message
 
-    def delete_jobs(self, namespace: str, selector: str) -> None:
-        self.batch.delete_collection_namespaced_job(
-            namespace, label_selector=selector, propagation_policy="Background"
-        )
+    def delete_jobs(self, namespace: str, selector: str, timeout: float = 300) -> None:
+        """Delete every Job matching ``selector`` (and, in the background, their pods)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.batch.delete_collection_namespaced_job(
+                    namespace, label_selector=selector, propagation_policy="Background"
+                )
+            except ApiException as exc:
+                # 504: the server gave up waiting but keeps deleting; ask again.
+                if exc.status != 504:
+                    raise KubeError(f"deleting Jobs {selector}: {_describe(exc)}") from None
+            left = self.batch.list_namespaced_job(namespace, label_selector=selector, limit=1)
+            if not left.items:
+                return
+            if time.monotonic() > deadline:
+                raise KubeError(f"Jobs {selector} still exist after {timeout:.0f}s")
+            time.sleep(1)
 
     def watch_pods(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
         """Pod objects (as dicts) as they change, until ``stop()`` holds; resumes after

@@ -31,7 +31,9 @@ class Tally:
 
     accepted: int = 0
     rejected: Counter[int] = field(default_factory=Counter)
+    reasons: dict[int, str] = field(default_factory=dict)  # one server message per status
     throttled: int = 0
+    conflicts: int = 0
     scheduled: set[str] = field(default_factory=set)
     completed: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
@@ -45,7 +47,9 @@ class Report:
     jobs: int
     accepted: int
     rejected: dict[int, int]
+    reasons: dict[int, str]
     throttled: int
+    quota_conflicts: int
     submit_seconds: float
     accepted_per_second: float
     scheduled: int
@@ -85,19 +89,29 @@ def job_manifest(name: str, run_id: str, cpu: str, memory: str) -> dict[str, Any
     }
 
 
+def retriable(status: int, message: str) -> bool:
+    """429: priority and fairness pushed back. 409 on a ResourceQuota: concurrent
+    creates raced to update the quota's usage; the create itself is sound."""
+    return status == 429 or (status == 409 and "resourcequotas" in message)
+
+
 def _submit(kube: Kube, namespace: str, job: dict[str, Any], tally: Tally) -> None:
     for _ in range(MAX_RETRIES):
-        status, retry_after = kube.submit_job(namespace, job)
-        if status == 429:  # API priority and fairness pushed back: wait as told, retry
+        status, retry_after, message = kube.submit_job(namespace, job)
+        if retriable(status, message):
             with tally.lock:
-                tally.throttled += 1
-            time.sleep(retry_after or 1.0)
+                if status == 429:
+                    tally.throttled += 1
+                else:
+                    tally.conflicts += 1
+            time.sleep(retry_after or 0.05)
             continue
         with tally.lock:
             if status < 300:
                 tally.accepted += 1
             else:
                 tally.rejected[status] += 1
+                tally.reasons.setdefault(status, message)
         return
     with tally.lock:
         tally.rejected[429] += 1
@@ -149,9 +163,10 @@ def run(
             job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory)
             try:
                 _submit(kube, namespace, job, tally)
-            except SiteboxError:
+            except SiteboxError as exc:
                 with tally.lock:
                     tally.rejected[NO_ANSWER] += 1
+                    tally.reasons.setdefault(NO_ANSWER, exc.message)
 
     senders = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     try:
@@ -178,7 +193,9 @@ def run(
         jobs=jobs,
         accepted=tally.accepted,
         rejected=dict(tally.rejected),
+        reasons=dict(tally.reasons),
         throttled=tally.throttled,
+        quota_conflicts=tally.conflicts,
         submit_seconds=round(submit_seconds, 2),
         accepted_per_second=round(tally.accepted / max(submit_seconds, 1e-9), 1),
         scheduled=len(tally.scheduled),

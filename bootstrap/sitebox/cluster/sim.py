@@ -245,6 +245,9 @@ def _start(
         "--use-service-account-credentials=true",
         "--service-cluster-ip-range", SERVICE_CIDR,
         "--leader-elect=false",
+        # The default 20 requests/s would make the Job controller, not the API server,
+        # the limit of every load test on a simulated cluster.
+        "--kube-api-qps=200", "--kube-api-burst=400",
     ])  # fmt: skip
     sched_config = run.kubeconfig("scheduler")
     scheduler = run.spawn("kube-scheduler", [
@@ -254,6 +257,7 @@ def _start(
         "--authorization-kubeconfig", str(sched_config),
         "--bind-address", "127.0.0.1", "--secure-port", str(ports["scheduler"]),
         "--leader-elect=false",
+        "--kube-api-qps=200", "--kube-api-burst=400",
     ])  # fmt: skip
     kwok_stages = state.root / "kwok-stages.yaml"
     _kwok_config(kwok_stages)

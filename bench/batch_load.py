@@ -1,0 +1,138 @@
+"""Benchmark: `sitebox batch load-test` against the ceiling of the same API server.
+
+On a fresh sim cluster with the site-base and batch charts installed:
+  1. ceiling: the same number of Jobs POSTed by a bare thread pool of the same size,
+     through the same scoped account, nothing else running (no watch, no progress);
+  2. the official client's plain sequential loop (create_namespaced_job), for reference;
+  3. `sitebox batch load-test --jobs N` as a site admin runs it.
+Prints a JSON report; the ratio load-test / ceiling is the figure of merit (target ≥ 0.8).
+
+    python bench/batch_load.py --jobs 10000 --workers 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from sitebox.batch.loadtest import job_manifest, retriable
+from sitebox.helm import Helm
+from sitebox.kube import Kube
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "bench-batch"
+BIG_QUOTA = {
+    "requests.cpu": "100000", "limits.cpu": "100000", "requests.memory": "100Ti",
+    "limits.memory": "100Ti", "pods": "100000", "count/jobs.batch": "100000",
+}  # fmt: skip
+
+
+def sitebox(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "sitebox", *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def clear(admin: Kube, selector: str) -> None:
+    admin.delete_jobs("batch", selector, timeout=900)
+
+
+def ceiling(scoped: Kube, jobs: int, workers: int) -> float:
+    indices = iter(range(jobs))
+    lock = threading.Lock()
+    failures = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                index = next(indices, None)
+            if index is None:
+                return
+            job = job_manifest(f"ceil-{index}", "ceiling", "100m", "128Mi")
+            for _ in range(5):
+                status, retry_after, message = scoped.submit_job("batch", job)
+                if not retriable(status, message):
+                    break
+                time.sleep(retry_after or 0.05)
+            if status >= 300:
+                failures.append(status)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - started
+    assert not failures, failures[:5]
+    return jobs / took
+
+
+def sequential(scoped: Kube, jobs: int) -> float:
+    started = time.monotonic()
+    for index in range(jobs):
+        job = job_manifest(f"seq-{index}", "sequential", "100m", "128Mi")
+        for _ in range(5):  # quota usage updates race; the typed client raises on 409
+            try:
+                scoped.batch.create_namespaced_job("batch", job)  # type: ignore[arg-type]
+                break
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                time.sleep(0.05)
+    return jobs / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--sequential-jobs", type=int, default=1000)
+    args = parser.parse_args()
+    os.environ["SITEBOX_STATE"] = tempfile.mkdtemp(prefix="sitebox-bench-")
+    sitebox("cluster", "up", "--name", NAME, "--nodes", "20x64cpu-256Gi")
+    try:
+        kubeconfig = Path(sitebox("cluster", "kubeconfig", "--name", NAME).strip())
+        helm = Helm(kubeconfig)
+        helm.install_or_upgrade(
+            "site", ROOT / "charts/site-base", {"site": {"name": "bench"}}, "sitebox"
+        )
+        values: dict[str, Any] = {"cvmfs": {"enabled": False}, "quota": BIG_QUOTA}
+        helm.install_or_upgrade("batch", ROOT / "charts/batch", values, "batch")
+        scoped_path = Path(os.environ["SITEBOX_STATE"]) / "scoped.kubeconfig"
+        sitebox("batch", "kubeconfig", "--kubeconfig", str(kubeconfig), "-f", str(scoped_path))
+        admin, scoped = Kube(kubeconfig), Kube(scoped_path)
+
+        report: dict[str, Any] = {"jobs": args.jobs, "workers": args.workers}
+        report["ceiling_jobs_per_second"] = round(ceiling(scoped, args.jobs, args.workers), 1)
+        clear(admin, "sitebox.io/load-test=ceiling")
+        report["sequential_client_jobs_per_second"] = round(
+            sequential(scoped, args.sequential_jobs), 1
+        )
+        clear(admin, "sitebox.io/load-test=sequential")
+        out = sitebox(
+            "batch", "load-test", "--kubeconfig", str(scoped_path), "--jobs", str(args.jobs),
+            "--workers", str(args.workers), "--timeout", "1800", "-o", "json",
+        )  # fmt: skip
+        report["load_test"] = json.loads(out)
+        report["ratio_to_ceiling"] = round(
+            report["load_test"]["accepted_per_second"] / report["ceiling_jobs_per_second"], 2
+        )
+        print(json.dumps(report, indent=2))
+    finally:
+        sitebox("cluster", "down", "--name", NAME)
+
+
+if __name__ == "__main__":
+    main()
