@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -386,3 +387,14 @@ def test_quota_comparison_understands_quantity_suffixes(
 def test_null_removes_quota_and_limit_range(helm: Helm) -> None:
     manifests = helm.template(CHART, {"quota": None, "limits": None})
     assert not find(manifests, "ResourceQuota") and not find(manifests, "LimitRange")
+
+
+@pytest.mark.parametrize("mode", ["queue", "htcondor"])
+def test_namespace_override_moves_every_object(helm: Helm, mode: str) -> None:
+    """Inside the site umbrella the release lives elsewhere; the connector must not."""
+    manifests = helm.template(CHART, {"mode": mode, "namespaceOverride": "grid"})
+    namespaced = [m for m in manifests if m["kind"] not in ("PriorityClass",)]
+    assert {m["metadata"].get("namespace") for m in namespaced} == {"grid"}
+    if mode == "htcondor":
+        config = one(manifests, "ConfigMap", namespace="grid")
+        assert ".grid.svc." in json.dumps(config)

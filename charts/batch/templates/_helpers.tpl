@@ -85,7 +85,7 @@ Usage: {{ include "batch.keptSecret" (dict "name" "x" "key" "password" "value" .
 {{- if .value -}}
 {{- .value | b64enc -}}
 {{- else -}}
-{{- $existing := lookup "v1" "Secret" .context.Release.Namespace .name -}}
+{{- $existing := lookup "v1" "Secret" (include "batch.namespace" .context) .name -}}
 {{- if and $existing (hasKey ($existing.data | default dict) .key) -}}
 {{- index $existing.data .key -}}
 {{- else -}}

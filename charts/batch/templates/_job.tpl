@@ -10,7 +10,7 @@ apiVersion: batch/v1
 kind: Job
 metadata:
   generateName: {{ include "batch.fullname" . }}-job-
-  namespace: {{ .Release.Namespace }}
+  namespace: {{ include "batch.namespace" . }}
   labels:
     app.kubernetes.io/part-of: sitebox
     sitebox.io/batch: "true"

@@ -107,5 +107,15 @@ HTCondor mode: the DNS name of the central manager, the pool's CONDOR_HOST.
 Usage: {{ include "batch.condorHost" . }}
 */}}
 {{- define "batch.condorHost" -}}
-{{- printf "%s.%s.svc.%s" (include "batch.cm.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- printf "%s.%s.svc.%s" (include "batch.cm.fullname" .) (include "batch.namespace" .) .Values.clusterDomain -}}
+{{- end }}
+
+{{/*
+The namespace every object of the chart goes to: `namespaceOverride`, else the
+release's. The override lets the site umbrella, installed in its own namespace,
+put the batch connector in the batch namespace site-base creates.
+Usage: {{ include "batch.namespace" . }}
+*/}}
+{{- define "batch.namespace" -}}
+{{- .Values.namespaceOverride | default .Release.Namespace -}}
 {{- end }}
