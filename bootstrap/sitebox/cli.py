@@ -16,6 +16,13 @@ import click
 from sitebox import __version__, console
 from sitebox.batch.commands import batch
 from sitebox.cluster.commands import cluster
+from sitebox.compose.commands import (
+    bundle_group,
+    charts_group,
+    init_cmd,
+    plan_cmd,
+    render_cmd,
+)
 from sitebox.errors import SiteboxError
 from sitebox.tools.commands import tools
 
@@ -29,6 +36,8 @@ def cli() -> None:
 cli.add_command(tools)
 cli.add_command(cluster)
 cli.add_command(batch)
+for command in (init_cmd, render_cmd, plan_cmd, charts_group, bundle_group):
+    cli.add_command(command)
 
 
 def _crash_log(exc: BaseException) -> Path:

@@ -8,6 +8,8 @@ secrets never touch a file or a command line. Helm's failures become
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,9 @@ from sitebox.errors import SiteboxError
 from sitebox.tools.store import binary
 
 T = TypeVar("T")
+# pyhelm3 logs each failed command with its arguments; sitebox reports failures itself.
+logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
+logging.getLogger("pyhelm3").propagate = False
 
 
 class HelmError(SiteboxError):
@@ -37,8 +42,9 @@ class Revision:
 
 
 def _first_lines(exc: Exception, lines: int = 6) -> str:
-    text = str(exc).strip()
-    return "\n".join(text.splitlines()[:lines]) or type(exc).__name__
+    # Helm's advice to re-run with --debug is not something a sitebox user can act on.
+    kept = [ln for ln in str(exc).strip().splitlines() if ln.strip() and "--debug" not in ln]
+    return "\n".join(kept[:lines]) or type(exc).__name__
 
 
 class Helm:
@@ -105,6 +111,37 @@ class Helm:
             return await self._revision(rev)
 
         return self._run(f"installing release {release!r}", go())
+
+    def template(
+        self, release: str, chart: Path, values: dict[str, Any], namespace: str
+    ) -> list[dict[str, Any]]:
+        """``helm template`` with CRDs included; the rendered objects, empty documents dropped."""
+
+        async def go() -> list[dict[str, Any]]:
+            loaded = await self._client.get_chart(chart)
+            docs = await self._client.template_resources(
+                loaded, release, values, namespace=namespace, include_crds=True
+            )
+            return [dict(doc) for doc in docs if doc]
+
+        return self._run(f"rendering {chart.name}", go())
+
+    def pull(self, name: str, repository: str, version: str, destination: Path) -> Path:
+        """Download a chart and unpack it as ``destination/<name>-<version>/``."""
+        target = destination / f"{name}-{version}"
+
+        async def go() -> Path:
+            oci = repository.startswith("oci://")
+            ref = f"{repository.rstrip('/')}/{name}" if oci else name
+            async with self._client.pull_chart(
+                ref, repo=None if oci else repository, version=version
+            ) as pulled:
+                destination.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(pulled.ref, target)
+            return target
+
+        return self._run(f"pulling chart {name} {version} from {repository}", go())
 
     def current(self, release: str, namespace: str) -> Revision:
         async def go() -> Revision:

@@ -1,0 +1,1 @@
+"""Composition: distribution + profile + site config (+ secrets) → chart values."""

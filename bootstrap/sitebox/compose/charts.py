@@ -1,0 +1,73 @@
+"""The chart cache and composed charts.
+
+Upstream charts are pulled once (``sitebox charts pull``) into the cache, unpacked
+as ``<name>-<version>/``. A composed chart is a copy of ``charts/sitebox`` (or
+``charts/sitebox-system``) whose Chart.yaml lists only the components that are
+enabled and present, with those charts inside its ``charts/`` folder: what Helm
+renders, and what a bundle carries to an air-gapped site.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sitebox.model.distro import ChartRef, Component
+from sitebox.paths import cache_dir, data_root
+
+RELEASE_CHART = {"site": "sitebox", "system": "sitebox-system"}
+
+
+def charts_dir() -> Path:
+    return data_root() / "charts"
+
+
+def chart_cache() -> Path:
+    return cache_dir() / "charts"
+
+
+def locate(chart: ChartRef, bundle: Path | None = None) -> Path | None:
+    """Where a chart is on this machine: a bundle's copy first, then ours in charts/,
+    then upstream ones in the cache."""
+    unpacked = f"{chart.name}-{chart.version}"
+    if bundle is not None and (bundle / unpacked / "Chart.yaml").is_file():
+        return bundle / unpacked
+    path = charts_dir() / chart.name if chart.local else chart_cache() / unpacked
+    return path if (path / "Chart.yaml").is_file() else None
+
+
+@dataclass
+class Composed:
+    release: str
+    path: Path
+    included: list[str] = field(default_factory=list)
+    missing: list[Component] = field(default_factory=list)
+
+
+def compose(
+    release: str, components: list[Component], into: Path, bundle: Path | None = None
+) -> Composed:
+    """Write the composed chart of ``release`` for the enabled ``components`` into ``into``."""
+    source = charts_dir() / RELEASE_CHART[release]
+    target = into / RELEASE_CHART[release]
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("charts", "Chart.lock", "*.tgz"))
+    result = Composed(release, target)
+    present: dict[str, Path] = {}
+    for component in components:
+        found = locate(component.chart, bundle)
+        if found is None:
+            result.missing.append(component)
+        else:
+            present[component.chart.name] = found
+            result.included.append(component.name)
+    meta = yaml.safe_load((target / "Chart.yaml").read_text())
+    meta["dependencies"] = [d for d in meta.get("dependencies", []) if d["name"] in present]
+    (target / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    (target / "charts").mkdir()
+    for name, path in sorted(present.items()):
+        shutil.copytree(path, target / "charts" / name)
+    return result

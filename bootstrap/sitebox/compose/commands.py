@@ -1,0 +1,235 @@
+"""``sitebox init | render | plan | charts pull | bundle create``."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from sitebox import console
+from sitebox.compose import bundle as bundles
+from sitebox.compose import init as initializer
+from sitebox.compose import render as renderer
+from sitebox.compose import secrets as secret_store
+from sitebox.compose.charts import chart_cache
+from sitebox.compose.plan import capacity_from_spec, summarize
+from sitebox.config import load_yaml_text, validate
+from sitebox.errors import SiteboxError
+from sitebox.helm import Helm, HelmError
+from sitebox.model import siteconfig
+from sitebox.model.schemas import schema
+from sitebox.paths import state_dir
+from sitebox.render.findings import ERROR, has_errors
+
+site_option = click.option(
+    "--file", "-f", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="The site config (site.yaml).",
+)  # fmt: skip
+profile_option = click.option(
+    "--profile", "-p", help="Render a profile as is, without a site.yaml (site name = profile)."
+)
+bundle_option = click.option(
+    "--bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take charts from this bundle.",
+)
+
+
+def load_site(site_file: Path | None, profile: str | None) -> siteconfig.Site:
+    if site_file and profile:
+        raise SiteboxError("give -f site.yaml or --profile, not both")
+    if site_file:
+        return siteconfig.load(site_file)
+    if not profile:
+        raise SiteboxError(
+            "no site given", hint="pass -f site.yaml, or --profile demo to render a profile as is"
+        )
+    doc = load_yaml_text(
+        f"apiVersion: sitebox.io/v1\nkind: Site\nname: {profile}\nprofile: {profile}\n",
+        f"--profile {profile}",
+    )
+    validate(doc, schema("site"), what="site config")
+    return siteconfig.from_document(doc)
+
+
+def secrets_for(site: siteconfig.Site) -> secret_store.Secrets:
+    store = secret_store.FileStore(state_dir() / "sites" / site.name / "secrets.json")
+    return secret_store.ensure(store, site.enabled())
+
+
+@contextmanager
+def rendered(
+    site_file: Path | None, profile: str | None, bundle: Path | None
+) -> Iterator[renderer.SiteRender]:
+    site = load_site(site_file, profile)
+    secrets = secrets_for(site)
+    with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
+        charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
+        with console.err.status("rendering with helm template"):
+            yield renderer.render(site, secrets, Path(tmp), charts)
+
+
+def report(result: renderer.SiteRender) -> None:
+    for component in result.missing:
+        console.err.print(
+            f"missing chart: {component.name} needs {component.chart.name} "
+            f"{component.chart.version} ({component.chart.repository}); left out of this render",
+            markup=False,
+            soft_wrap=True,
+        )
+    if result.missing:
+        console.err.print(
+            "  fix: on a connected machine run `sitebox charts pull -f site.yaml`, "
+            "or bring them in a bundle (`sitebox bundle create`, then --bundle)",
+            markup=False,
+        )
+    for finding in result.findings:
+        if finding.severity != "waived":
+            console.err.print(str(finding), markup=False, soft_wrap=True)
+
+
+@click.command("init")
+@click.option("--profile", "-p", default="tier3", show_default=True)
+@click.option("--name", default="mysite", show_default=True, help="The site's short name.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("site.yaml"),
+    show_default=True,
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init_cmd(profile: str, name: str, output: Path, force: bool) -> None:
+    """Write a commented site.yaml for a profile."""
+    initializer.write(output, name, profile, force)
+    console.err.print(f"wrote {output}: edit it, then `sitebox plan -f {output}`", markup=False)
+
+
+@click.command("render")
+@site_option
+@profile_option
+@bundle_option
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Default: rendered/<site>.",
+)
+def render_cmd(
+    site_file: Path | None, profile: str | None, bundle: Path | None, output_dir: Path | None
+) -> None:
+    """Render both releases' manifests through real `helm template` and check them."""
+    with rendered(site_file, profile, bundle) as result:
+        out = output_dir or Path("rendered") / result.site.name
+        files = renderer.write(result, out)
+        report(result)
+    state = "complete" if result.complete else "INCOMPLETE (charts missing)"
+    console.err.print(f"render {state}: {', '.join(str(f) for f in files)}", markup=False)
+    if has_errors(result.findings):
+        errors = sum(1 for f in result.findings if f.severity == ERROR)
+        raise SiteboxError(
+            f"{errors} check(s) failed on the rendered manifests (listed above)",
+            hint="fix the values, or waive the policy in site.yaml (policy.waivers, with a reason)",
+        )
+
+
+@click.command("plan")
+@site_option
+@profile_option
+@bundle_option
+@click.option(
+    "--capacity", help="Compare with this capacity, e.g. 16cpu-64Gi (default: the profile's needs)."
+)
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def plan_cmd(
+    site_file: Path | None,
+    profile: str | None,
+    bundle: Path | None,
+    capacity: str | None,
+    output: str,
+) -> None:
+    """Per component: on/off, chart, images, requests against capacity."""
+    with rendered(site_file, profile, bundle) as result:
+        plan = summarize(result, capacity_from_spec(capacity) if capacity else None)
+        if output == "json":
+            console.emit_json(plan)
+        else:
+            report(result)
+            table = Table("component", "state", "chart", "cpu", "memory")
+            for row in plan["components"]:
+                state = {True: "on", False: "[red]missing", None: "off"}[row["present"]]
+                table.add_row(row["name"], state, row["chart"], row["cpu"], row["memory"])
+            console.out.print(table)
+            total = plan["total"]
+            console.out.print(
+                f"requests (rendered components): {total['cpu']} CPU, {total['memory']}; "
+                f"capacity {plan['capacity']['cpu']} CPU, {plan['capacity']['memory']}: "
+                f"{'fits' if plan['fits'] else 'DOES NOT FIT'}",
+                markup=False, soft_wrap=True,
+            )  # fmt: skip
+    if not plan["fits"]:
+        raise SiteboxError(
+            "the site's requests exceed the capacity",
+            hint="choose a smaller profile, shrink components in site.yaml, or add nodes",
+        )
+
+
+@click.group("charts")
+def charts_group() -> None:
+    """The upstream chart cache."""
+
+
+@charts_group.command("pull")
+@site_option
+@profile_option
+@click.option("--all", "pull_all", is_flag=True, help="Every upstream chart of the distribution.")
+def pull_cmd(site_file: Path | None, profile: str | None, pull_all: bool) -> None:
+    """Download the upstream charts a site needs into the cache (needs the network)."""
+    if pull_all:
+        from sitebox.model import distro
+
+        dist = distro.load()
+        wanted = [c for c in dist.components.values() if not c.chart.local]
+    else:
+        site = load_site(site_file, profile)
+        wanted = [site.distribution.components[n] for n in site.enabled()]
+        wanted = [c for c in wanted if not c.chart.local]
+    helm, failed = Helm(), []
+    for component in wanted:
+        chart = component.chart
+        try:
+            helm.pull(chart.name, chart.repository, chart.version, chart_cache())
+            console.err.print(f"pulled {chart.name} {chart.version}", markup=False)
+        except HelmError as exc:
+            reason = exc.message.splitlines()[-1].rpartition("Error: ")[2]
+            failed.append(f"{chart.name} {chart.version} from {chart.repository}: {reason}")
+    if failed:
+        raise SiteboxError(
+            "could not pull:\n  " + "\n  ".join(failed),
+            hint="this machine cannot reach those repositories: pull on a connected machine "
+            "and bring a bundle (`sitebox bundle create`)",
+        )
+
+
+@click.group("bundle")
+def bundle_group() -> None:
+    """Bundles for air-gapped sites."""
+
+
+@bundle_group.command("create")
+@site_option
+@profile_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bundle_create_cmd(site_file: Path | None, profile: str | None, output: Path) -> None:
+    """Pack every chart the site renders and its image list into one archive."""
+    with rendered(site_file, profile, None) as result:
+        info = bundles.create(result, output)
+    console.err.print(
+        f"wrote {output}: {len(info['charts'])} charts, {len(info['images'])} images "  # type: ignore[arg-type]
+        "(images.txt lists them for your registry mirror)",
+        markup=False,
+    )

@@ -1,0 +1,146 @@
+"""Rendering a site: compose both charts, `helm template` them, check the result.
+
+Nothing here touches a cluster. Components whose upstream chart is not on this
+machine are left out of the render and reported as missing; their values are
+still checked against the chart's values schema where a copy of it is known.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sitebox.compose import charts, values
+from sitebox.compose.secrets import Secrets
+from sitebox.helm import Helm
+from sitebox.model.distro import Component
+from sitebox.model.siteconfig import Site
+from sitebox.render.findings import WARNING, Finding
+from sitebox.render.openapi import check_openapi
+from sitebox.render.policy import WAIVER_CHECK, check_policies
+from sitebox.render.values_check import check_values, load_schema
+
+RELEASES = (
+    ("system", "sitebox-system", values.SYSTEM_NAMESPACE),
+    ("site", "sitebox", values.SITE_NAMESPACE),
+)
+# Folder of upstream schema copies (<chart-folder>/values.schema.json, values.yaml), used
+# when the chart itself is not on this machine. CI points it at shared/upstream.
+SCHEMA_COPIES_ENV = "SITEBOX_UPSTREAM_SCHEMAS"
+SCHEMA_FOLDER = {"jupyterhub": "jupyterhub", "dask-gateway": "dask-gateway"}
+
+
+@dataclass
+class ReleaseRender:
+    release: str  # "system" or "site"
+    name: str  # the Helm release name
+    namespace: str
+    composed: charts.Composed
+    values: dict[str, Any]  # holds secrets: never print it
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SiteRender:
+    site: Site
+    releases: list[ReleaseRender]
+    findings: list[Finding]
+
+    @property
+    def missing(self) -> list[Component]:
+        return [c for r in self.releases for c in r.composed.missing]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def _schema_copies() -> Path | None:
+    folder = os.environ.get(SCHEMA_COPIES_ENV)
+    return Path(folder) if folder else None
+
+
+def _values_findings(site: Site, secrets: Secrets, release: ReleaseRender) -> list[Finding]:
+    found: list[Finding] = []
+    copies = _schema_copies()
+    for name in site.enabled():
+        component = site.distribution.components[name]
+        if component.release != release.release or component.chart.local:
+            continue
+        chart_dir = release.composed.path / "charts" / component.chart.name
+        fallback = (
+            copies / SCHEMA_FOLDER[component.chart.name]
+            if copies and component.chart.name in SCHEMA_FOLDER
+            else None
+        )
+        schema = load_schema(chart_dir if chart_dir.is_dir() else None, fallback)
+        if schema is None:
+            continue
+        defaults_file = (chart_dir if chart_dir.is_dir() else fallback or chart_dir) / "values.yaml"
+        defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.is_file() else None
+        composed = values.component_values(site, secrets, name)
+        found += check_values(component.chart.name, composed, schema, defaults=defaults)
+    return found
+
+
+def render(
+    site: Site, secrets: Secrets, workdir: Path, bundle_charts: Path | None = None
+) -> SiteRender:
+    helm = Helm()
+    releases: list[ReleaseRender] = []
+    findings: list[Finding] = []
+    enabled = site.enabled()
+    for release, name, namespace in RELEASES:
+        components = [
+            site.distribution.components[c]
+            for c in enabled
+            if site.distribution.components[c].release == release
+        ]
+        composed = charts.compose(release, components, workdir, bundle_charts)
+        release_values = values.release_values(site, secrets, release, composed.included)
+        rendered = ReleaseRender(release, name, namespace, composed, release_values)
+        rendered.manifests = helm.template(name, composed.path, release_values, namespace)
+        releases.append(rendered)
+        findings += _values_findings(site, secrets, rendered)
+        findings += check_openapi(rendered.manifests, site.distribution.kube_tested)
+    # Policies over both releases at once: a waiver applies wherever its object lives.
+    everything = [obj for r in releases for obj in r.manifests]
+    shipped = {key for name in enabled for key, _ in site.distribution.components[name].waivers}
+    findings += [
+        f
+        for f in check_policies(everything, site.waivers)
+        # The distribution's waivers cover every mode of a component; unused is normal.
+        if not (f.check == WAIVER_CHECK and f.severity == WARNING and f.name in shipped)
+    ]
+    return SiteRender(site, releases, findings)
+
+
+def write(result: SiteRender, out: Path) -> list[Path]:
+    """One YAML file per release, objects in a stable order: same inputs, same bytes.
+    The folder is private (0700): rendered Secrets carry the site's secrets."""
+    out.mkdir(parents=True, exist_ok=True)
+    out.chmod(0o700)
+    written = []
+    for release in result.releases:
+        objects = sorted(
+            release.manifests,
+            key=lambda o: (
+                o.get("kind", ""),
+                o.get("metadata", {}).get("namespace") or "",
+                o.get("metadata", {}).get("name", ""),
+            ),
+        )
+        text = "".join(
+            "---\n" + yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)
+            for obj in objects
+        )
+        path = out / f"{release.name}.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        written.append(path)
+    return written

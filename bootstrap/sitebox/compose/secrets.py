@@ -1,0 +1,136 @@
+"""The site's secrets: generated once, stored, reused on every later render.
+
+Each secret a component needs is named here once. The same value reaches every
+chart that shares it (the hub-to-gateway token, a classic DaskHub failure when
+two charts hold different ones). Values leave this module only inside chart
+values handed to Helm on stdin; ``Secrets`` never shows them in a repr or log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sitebox.errors import SiteboxError
+
+
+def _hex32() -> str:
+    return random.token_hex(32)
+
+
+def _password() -> str:
+    return random.token_urlsafe(24)
+
+
+def _access_key() -> str:
+    return "SB" + random.token_hex(9).upper()
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    components: tuple[str, ...]  # generated when any of these is enabled
+    generate: Callable[[], str]
+
+
+SPECS = (
+    SecretSpec("hub.cookieSecret", ("hub",), _hex32),
+    SecretSpec("hub.proxyToken", ("hub",), _hex32),
+    SecretSpec("hub.cryptKey", ("hub",), _hex32),
+    SecretSpec("dask.apiToken", ("dask",), _hex32),
+    SecretSpec("workflow.secretKey", ("workflow",), _hex32),
+    SecretSpec("workflow.databasePassword", ("workflow",), _password),
+    SecretSpec("workflow.cachePassword", ("workflow",), _password),
+    SecretSpec("workflow.brokerPassword", ("workflow",), _password),
+    SecretSpec("batch.poolPassword", ("batch",), _password),
+    SecretSpec("batch.signingKey", ("batch",), _password),
+    SecretSpec("storage.accessKey", ("storage",), _access_key),
+    SecretSpec("storage.secretKey", ("storage",), _password),
+)
+
+
+class Secrets(Mapping[str, str]):
+    """A read-only mapping of secret name to value that never prints a value."""
+
+    def __init__(self, values: Mapping[str, str]):
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<Secrets: {len(self._values)} values, not shown>"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value replaced, for anything shown to a person."""
+        for name, value in self._values.items():
+            if value:
+                text = text.replace(value, f"<secret {name}>")
+        return text
+
+
+class Store(Protocol):
+    """Where generated secrets live between runs."""
+
+    def read(self) -> dict[str, str]: ...
+
+    def write(self, values: Mapping[str, str]) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class FileStore:
+    """A 0600 JSON file: the store for renders and plans made without a cluster."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SiteboxError(
+                f"cannot read the secrets store {self.path}: {exc}",
+                hint="restore it from backup; deleting it regenerates every secret",
+            ) from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def write(self, values: Mapping[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(sorted(values.items())), handle, indent=2)
+        tmp.replace(self.path)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+def ensure(store: Store, enabled: Iterable[str]) -> Secrets:
+    """The secrets the enabled components need: stored ones reused, missing ones
+    generated and written back. Secrets of disabled components are kept, so
+    switching a component off and on again does not rotate them."""
+    on = set(enabled)
+    values = store.read()
+    added = False
+    for spec in SPECS:
+        if spec.name not in values and on.intersection(spec.components):
+            values[spec.name] = spec.generate()
+            added = True
+    if added:
+        store.write(values)
+    return Secrets(values)

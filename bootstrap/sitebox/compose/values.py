@@ -1,0 +1,290 @@
+"""Chart values for each component, from the site model and its secrets.
+
+One function per component; each returns the values for that component's
+chart. The site's raw `values:` overrides are merged last, by ``site_values``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sitebox.compose.secrets import Secrets
+from sitebox.model.merge import deep_merge
+from sitebox.model.siteconfig import Site
+
+SITE_NAMESPACE = "sitebox"
+SYSTEM_NAMESPACE = "sitebox-system"
+BATCH_NAMESPACE = "batch"
+# The values key of each component's chart inside the umbrella: the dependency's name.
+CHART_KEY = {
+    "site": "site-base",
+    "hub": "jupyterhub",
+    "dask": "dask-gateway",
+    "workflow": "reana",
+    "argo": "argo-workflows",
+    "batch": "batch",
+    "storage": "seaweedfs",
+    "cvmfs": "cvmfs-csi",
+    "nfs": "csi-driver-nfs",
+}
+PRIORITY_PREFIX = "sitebox"
+
+Values = dict[str, Any]
+
+
+def _resources(spec: dict[str, Any] | None) -> Values:
+    """Requests as the profile sizes them; the memory limit equal to the request, CPU
+    unlimited above it (bursting is harmless, memory overcommit is not)."""
+    if not spec:
+        return {}
+    return {
+        "requests": {"cpu": str(spec["cpu"]), "memory": spec["memory"]},
+        "limits": {"memory": spec["memory"]},
+    }
+
+
+def _site(site: Site, secrets: Secrets) -> Values:
+    enabled = site.enabled()
+    return {
+        "site": {
+            "name": site.name,
+            "domain": site.config.get("domain", "example.org"),
+            "distribution": site.distribution.version,
+            "profile": site.profile,
+            "components": enabled,
+        },
+        # The applications share the release's namespace; the batch connector gets its
+        # own, so grid jobs have their own quota, limits and RBAC.
+        "namespaces": {
+            "hub": {"enabled": False},
+            "dask": {"enabled": False},
+            "storage": {"enabled": False},
+            "workflow": {"enabled": False},
+            "batch": {"enabled": "batch" in enabled, "name": BATCH_NAMESPACE},
+        },
+        "priorityClasses": {"create": False, "prefix": PRIORITY_PREFIX},
+    }
+
+
+def _hub(site: Site, secrets: Secrets) -> Values:
+    spec = site.components["hub"]
+    auth = site.config.get("auth", {"type": "dummy"})
+    config: Values = {"Authenticator": {"admin_users": auth.get("admins", [])}}
+    if auth.get("type") == "oidc":
+        oidc = auth["oidc"]
+        issuer = oidc["issuer"].rstrip("/")
+        config["JupyterHub"] = {"authenticator_class": "generic-oauth"}
+        config["GenericOAuthenticator"] = {
+            "client_id": oidc["clientId"],
+            "oauth_callback_url": f"https://hub.{site.config.get('domain')}/hub/oauth_callback",
+            "authorize_url": f"{issuer}/authorize",
+            "token_url": f"{issuer}/token",
+            "userdata_url": f"{issuer}/userinfo",
+            "scope": ["openid", "profile", "email"],
+            "username_claim": oidc.get("usernameClaim", "preferred_username"),
+            "allowed_groups": oidc.get("allowedGroups", []),
+        }
+        if "oidc.clientSecret" in secrets:
+            config["GenericOAuthenticator"]["client_secret"] = secrets["oidc.clientSecret"]
+    else:
+        config["JupyterHub"] = {"authenticator_class": "dummy"}
+        config["Authenticator"]["allow_all"] = True
+    profiles = []
+    for entry in spec.get("serverProfiles", []):
+        override: Values = {
+            "cpu_guarantee": float(str(entry["cpu"]).removesuffix("m")) / 1000
+            if str(entry["cpu"]).endswith("m")
+            else float(entry["cpu"]),
+            "mem_guarantee": entry["memory"].replace("i", ""),
+            "mem_limit": entry["memory"].replace("i", ""),
+        }
+        override["cpu_limit"] = override["cpu_guarantee"]
+        if entry.get("gpu"):
+            override["extra_resource_limits"] = {"nvidia.com/gpu": str(entry["gpu"])}
+        profiles.append(
+            {
+                "display_name": entry["name"],
+                "description": entry.get("description", ""),
+                "default": bool(entry.get("default", False)),
+                "kubespawner_override": override,
+            }
+        )
+    values: Values = {
+        "hub": {
+            "cookieSecret": secrets["hub.cookieSecret"],
+            "config": config,
+            "resources": _resources(spec.get("resources")),
+        },
+        "proxy": {"secretToken": secrets["hub.proxyToken"]},
+        "singleuser": {"profileList": profiles},
+    }
+    storage = site.config.get("storage", {})
+    if storage.get("className"):
+        values["singleuser"]["storage"] = {"dynamic": {"storageClass": storage["className"]}}
+    if site.components["cvmfs"].get("enabled"):
+        values["singleuser"].setdefault("storage", {}).update(
+            {
+                "extraVolumes": [
+                    {"name": "cvmfs", "persistentVolumeClaim": {"claimName": "cvmfs"}}
+                ],
+                "extraVolumeMounts": [{"name": "cvmfs", "mountPath": "/cvmfs", "readOnly": True}],
+            }
+        )
+    if site.components["dask"].get("enabled"):
+        # DaskHub: the hub registers the gateway as a service with the one shared token.
+        values["hub"]["services"] = {"dask-gateway": {"apiToken": secrets["dask.apiToken"]}}
+        values["singleuser"]["extraEnv"] = {
+            "DASK_GATEWAY__ADDRESS": "http://proxy-public/services/dask-gateway",
+            "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
+            "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+        }
+    return values
+
+
+def _dask(site: Site, secrets: Secrets) -> Values:
+    spec = site.components["dask"]
+    limits = spec.get("perUser", {})
+    extra = []
+    if limits:
+        extra.append(
+            "c.UserLimits.max_cores = {}\nc.UserLimits.max_memory = {!r}\n"
+            "c.UserLimits.max_clusters = {}".format(
+                limits.get("maxCores", 0),
+                limits.get("maxMemory", "0"),
+                limits.get("maxClusters", 0),
+            )
+        )
+    gateway: Values = {
+        "auth": {
+            "type": "jupyterhub",
+            "jupyterhub": {
+                "apiToken": secrets["dask.apiToken"],
+                "apiUrl": f"http://hub.{SITE_NAMESPACE}.svc:8081/hub/api",
+            },
+        },
+        "resources": _resources(spec.get("resources")),
+    }
+    if extra:
+        gateway["extraConfig"] = {"sitebox-limits": "\n".join(extra)}
+    return {"gateway": gateway, "controller": {"resources": _resources(spec.get("resources"))}}
+
+
+def _workflow(site: Site, secrets: Secrets) -> Values:
+    return {
+        "secrets": {
+            "database": {"user": "reana", "password": secrets["workflow.databasePassword"]},
+            "cache": {"password": secrets["workflow.cachePassword"]},
+            "message_broker": {"user": "reana", "password": secrets["workflow.brokerPassword"]},
+            "reana": {"secret_key": secrets["workflow.secretKey"]},
+        },
+        "shared_storage": {
+            "backend": "hostpath" if not site.config.get("storage") else "cephfs",
+        },
+    }
+
+
+def _argo(site: Site, secrets: Secrets) -> Values:
+    return {"crds": {"install": False}}
+
+
+def _batch(site: Site, secrets: Secrets) -> Values:
+    spec = site.components["batch"]
+    quota = spec.get("quota", {})
+    values: Values = {
+        "mode": spec.get("mode", "queue"),
+        "namespaceOverride": BATCH_NAMESPACE,
+        "quota": {
+            "requests.cpu": str(quota.get("cpu", "8")),
+            "limits.cpu": str(quota.get("cpu", "8")),
+            "requests.memory": quota.get("memory", "32Gi"),
+            "limits.memory": quota.get("memory", "32Gi"),
+            "pods": str(quota.get("pods", 100)),
+            "count/jobs.batch": str(quota.get("jobs", 1000)),
+        },
+        "cvmfs": {
+            "enabled": bool(site.components["cvmfs"].get("enabled")),
+            "repositories": site.config.get("cvmfs", {}).get("repositories", []),
+        },
+        "htcondor": {
+            "poolPassword": secrets["batch.poolPassword"],
+            "tokenSigningKey": secrets["batch.signingKey"],
+        },
+    }
+    if "job" in spec:
+        values["job"] = {"cpu": str(spec["job"]["cpu"]), "memory": spec["job"]["memory"]}
+    if spec.get("workers"):
+        values["htcondor"]["workers"] = {"count": spec["workers"]}
+    return values
+
+
+def _storage(site: Site, secrets: Secrets) -> Values:
+    spec = site.components["storage"]
+    return {
+        "s3": {
+            "enabled": True,
+            "enableAuth": True,
+            "credentials": {
+                "admin": {
+                    "accessKey": secrets["storage.accessKey"],
+                    "secretKey": secrets["storage.secretKey"],
+                }
+            },
+            "resources": _resources(spec.get("resources")),
+        },
+        "volume": {"dataDirs": [{"name": "data", "type": "persistentVolumeClaim",
+                                 "size": spec.get("size", "10Gi"), "maxVolumes": 0}]},
+    }  # fmt: skip
+
+
+def _cvmfs(site: Site, secrets: Secrets) -> Values:
+    cvmfs = site.config.get("cvmfs", {})
+    values: Values = {"storageClasses": [{"name": "cvmfs", "create": True}]}
+    if cvmfs.get("proxy"):
+        values["cvmfsConfig"] = {"default.local": f'CVMFS_HTTP_PROXY="{cvmfs["proxy"]}"'}
+    return values
+
+
+def _nfs(site: Site, secrets: Secrets) -> Values:
+    nfs = site.config["storage"]["nfs"]
+    return {
+        "storageClass": {
+            "create": True,
+            "name": site.config["storage"].get("sharedClassName", "shared"),
+            "parameters": {"server": nfs["server"], "share": nfs["path"]},
+        }
+    }
+
+
+BUILDERS: dict[str, Callable[[Site, Secrets], Values]] = {
+    "site": _site,
+    "hub": _hub,
+    "dask": _dask,
+    "workflow": _workflow,
+    "argo": _argo,
+    "batch": _batch,
+    "storage": _storage,
+    "cvmfs": _cvmfs,
+    "nfs": _nfs,
+}
+
+
+def component_values(site: Site, secrets: Secrets, name: str) -> Values:
+    """One component's chart values: composed, then the site's raw overrides on top."""
+    return deep_merge(BUILDERS[name](site, secrets), site.overrides.get(name, {}))
+
+
+def release_values(site: Site, secrets: Secrets, release: str, included: list[str]) -> Values:
+    """Values of the `sitebox` or `sitebox-system` chart: every toggle, and the values
+    of the components the composed chart includes."""
+    values: Values = {}
+    for name, component in site.distribution.components.items():
+        if component.release != release:
+            continue
+        if name in included:
+            values[CHART_KEY[name]] = component_values(site, secrets, name)
+        # For batch the toggle and the chart's values share a key: merge, never replace.
+        values.setdefault(name, {})["enabled"] = name in included
+    if release == "system":
+        values["priorityClasses"] = {"create": True, "prefix": PRIORITY_PREFIX}
+    return values

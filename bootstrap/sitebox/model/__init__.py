@@ -1,0 +1,1 @@
+"""The site model: distribution, profile and site config, loaded and checked."""

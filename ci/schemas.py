@@ -1,0 +1,52 @@
+"""Generate the shipped JSON Schemas from their YAML sources in distro/schemas/.
+
+The YAML is the source of truth (readable, commented); the JSON is what ships,
+editors read and sitebox validates with. site.schema gets the profile's $defs
+so that its overrides share one definition of a quantity, a CPU amount, etc.
+
+    python ci/schemas.py            rewrite the .schema.json files
+    python ci/schemas.py --check    exit 1 if any is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "distro" / "schemas"
+
+
+def generated() -> dict[Path, str]:
+    sources = {p.name.removesuffix(".schema.yaml"): p for p in SCHEMAS.glob("*.schema.yaml")}
+    docs: dict[str, dict[str, Any]] = {n: yaml.safe_load(p.read_text()) for n, p in sources.items()}
+    shared = docs["profile"]["$defs"]
+    docs["site"]["$defs"] = {**shared, **docs["site"].get("$defs", {})}
+    return {
+        SCHEMAS / f"{name}.schema.json": json.dumps(doc, indent=2, sort_keys=False) + "\n"
+        for name, doc in docs.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = []
+    for path, text in generated().items():
+        if not path.exists() or path.read_text() != text:
+            stale.append(path.name)
+            if not args.check:
+                path.write_text(text)
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)}; run python ci/schemas.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
