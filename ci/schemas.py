@@ -11,6 +11,7 @@ so that its overrides share one definition of a quantity, a CPU amount, etc.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -25,11 +26,24 @@ def generated() -> dict[Path, str]:
     sources = {p.name.removesuffix(".schema.yaml"): p for p in SCHEMAS.glob("*.schema.yaml")}
     docs: dict[str, dict[str, Any]] = {n: yaml.safe_load(p.read_text()) for n, p in sources.items()}
     shared = docs["profile"]["$defs"]
-    docs["site"]["$defs"] = {**shared, **docs["site"].get("$defs", {})}
+    docs["site"]["$defs"] = {
+        **shared,
+        **docs["site"].get("$defs", {}),
+        "siteComponents": _overrides(shared["components"]),
+    }
     return {
         SCHEMAS / f"{name}.schema.json": json.dumps(doc, indent=2, sort_keys=False) + "\n"
         for name, doc in docs.items()
     }
+
+
+def _overrides(components: dict[str, Any]) -> dict[str, Any]:
+    """The profile's components, as a site may change them: the same sizing keys,
+    `enabled` optional, and `values` for raw chart values."""
+    site = copy.deepcopy(components)
+    for spec in site["properties"].values():
+        spec["allOf"] = [{"$ref": "#/$defs/override"}]
+    return site
 
 
 def main() -> int:

@@ -21,6 +21,8 @@ from sitebox.tools import install, pins
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+# Copies of the upstream charts' values schemas, beside the checkout (see shared/upstream/INDEX.md).
+UPSTREAM = ROOT.parent / "shared" / "upstream"
 
 
 @dataclass
@@ -30,7 +32,9 @@ class Run:
     err: str
 
 
-def run_sitebox(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+def run_sitebox(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+) -> Run:
     result = subprocess.run(
         [sys.executable, "-m", "sitebox", *args],
         capture_output=True,
@@ -38,6 +42,7 @@ def run_sitebox(*args: str, env: dict[str, str] | None = None, timeout: float = 
         timeout=timeout,
         env={**os.environ, **(env or {})},
         check=False,
+        cwd=cwd,
     )
     return Run(result.returncode, result.stdout, result.stderr)
 

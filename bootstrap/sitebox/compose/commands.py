@@ -124,17 +124,19 @@ def render_cmd(
 ) -> None:
     """Render both releases' manifests through real `helm template` and check them."""
     with rendered(site_file, profile, bundle) as result:
+        report(result)
+        if has_errors(result.findings):
+            errors = sum(1 for f in result.findings if f.severity == ERROR)
+            raise SiteboxError(
+                f"{errors} check(s) failed on the rendered manifests (listed above); "
+                "nothing written",
+                hint="fix the values, or waive the policy in site.yaml (policy.waivers, "
+                "with a reason)",
+            )
         out = output_dir or Path("rendered") / result.site.name
         files = renderer.write(result, out)
-        report(result)
     state = "complete" if result.complete else "INCOMPLETE (charts missing)"
     console.err.print(f"render {state}: {', '.join(str(f) for f in files)}", markup=False)
-    if has_errors(result.findings):
-        errors = sum(1 for f in result.findings if f.severity == ERROR)
-        raise SiteboxError(
-            f"{errors} check(s) failed on the rendered manifests (listed above)",
-            hint="fix the values, or waive the policy in site.yaml (policy.waivers, with a reason)",
-        )
 
 
 @click.command("plan")

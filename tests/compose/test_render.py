@@ -1,0 +1,219 @@
+"""Composition and rendering through real `helm template`: secrets, determinism,
+the shared DaskHub token, missing upstream charts, policies, bundles."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sitebox.compose import secrets as secret_store
+from sitebox.compose.values import release_values
+from sitebox.model import siteconfig
+from tests.compose.conftest import write_site
+from tests.conftest import run_sitebox
+
+pytestmark = pytest.mark.chart
+
+OWN_CHARTS_ONLY = (
+    "name: own\nprofile: tier3\ncomponents:\n  hub: {enabled: false}\n  dask: {enabled: false}\n"
+    "  storage: {enabled: false}\n  cvmfs: {enabled: false}\n"
+)
+
+
+def _secrets(env: dict[str, str], site: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads(
+        (Path(env["SITEBOX_STATE"]) / "sites" / site / "secrets.json").read_text()
+    )
+    return data
+
+
+def test_render_is_deterministic_and_reuses_secrets(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    site = write_site(tmp_path, "name: uni\nprofile: tier2\n")
+    first = run_sitebox("render", "-f", str(site), "-o", "one", env=workspace, cwd=tmp_path)
+    assert first.code == 0, first.err
+    secrets = _secrets(workspace, "uni")
+    assert {"batch.poolPassword", "batch.signingKey", "storage.secretKey"} <= secrets.keys()
+    second = run_sitebox("render", "-f", str(site), "-o", "two", env=workspace, cwd=tmp_path)
+    assert second.code == 0, second.err
+    for name in ("sitebox.yaml", "sitebox-system.yaml"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert _secrets(workspace, "uni") == secrets, "a second render must not regenerate secrets"
+    store = Path(workspace["SITEBOX_STATE"]) / "sites" / "uni" / "secrets.json"
+    assert store.stat().st_mode & 0o777 == 0o600
+    # The pool password reaches the chart (from sitebox, not from the chart's random fallback).
+    objects = list(yaml.safe_load_all((tmp_path / "one" / "sitebox.yaml").read_text()))
+    pool = [o for o in objects if o and o["kind"] == "Secret" and "pool" in o["metadata"]["name"]]
+    assert pool and secrets["batch.poolPassword"] in json.dumps(_decoded(pool[0]))
+    for output in (first.out + first.err, second.out + second.err):
+        assert not any(value in output for value in secrets.values()), "a secret was printed"
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    import base64
+
+    return {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+
+
+def test_secrets_are_generated_once_and_survive_a_component_switched_off(tmp_path: Path) -> None:
+    store = secret_store.FileStore(tmp_path / "secrets.json")
+    first = secret_store.ensure(store, ["hub", "dask"])
+    assert set(first) == {"hub.cookieSecret", "hub.proxyToken", "hub.cryptKey", "dask.apiToken"}
+    again = secret_store.ensure(store, ["hub"])
+    assert dict(again) == dict(first)
+    assert "not shown" in repr(again) and first["dask.apiToken"] not in repr(again)
+    assert again.redact(f"token={first['hub.proxyToken']}") == "token=<secret hub.proxyToken>"
+
+
+def test_hub_and_gateway_share_one_token(tmp_path: Path) -> None:
+    site = siteconfig.load(write_site(tmp_path, "name: uni\nprofile: tier3\n"))
+    secrets = secret_store.ensure(secret_store.FileStore(tmp_path / "s.json"), site.enabled())
+    values = release_values(site, secrets, "site", ["hub", "dask"])
+    hub_token = values["jupyterhub"]["hub"]["services"]["dask-gateway"]["apiToken"]
+    gateway_token = values["dask-gateway"]["gateway"]["auth"]["jupyterhub"]["apiToken"]
+    assert hub_token == gateway_token == secrets["dask.apiToken"]
+
+
+def test_missing_upstream_charts_are_named_and_the_rest_renders(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    result = run_sitebox("render", "--profile", "tier3", env=workspace, cwd=tmp_path)
+    assert result.code == 0, result.err
+    for chart in (
+        "jupyterhub 4.4.0",
+        "dask-gateway 2026.3.0",
+        "seaweedfs 4.44.0",
+        "cvmfs-csi 2.5.2",
+    ):
+        assert f"needs {chart}" in result.err
+    assert "sitebox charts pull" in result.err
+    assert "render INCOMPLETE" in result.err
+    kinds = {
+        o["kind"]
+        for o in yaml.safe_load_all((tmp_path / "rendered/tier3/sitebox.yaml").read_text())
+        if o
+    }
+    assert {"Namespace", "ResourceQuota", "ServiceAccount", "Role"} <= kinds
+
+
+def test_upstream_value_rejected_by_the_chart_schema(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    if "SITEBOX_UPSTREAM_SCHEMAS" not in workspace:
+        pytest.skip("no upstream schema copies on this machine")
+    body = (
+        "name: uni\nprofile: tier3\ncomponents:\n  hub:\n    values:\n"
+        "      hub: {cookieSecrett: x}\n"
+    )
+    result = run_sitebox(
+        "render", "-f", str(write_site(tmp_path, body)), env=workspace, cwd=tmp_path
+    )
+    assert result.code == 1
+    assert "hub.cookieSecrett" in result.err and "did you mean 'cookieSecret'" in result.err
+    assert not (tmp_path / "rendered").exists(), "nothing is written when a check fails"
+
+
+def test_policy_violation_fails_and_a_waiver_with_reason_passes(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    # A site that drops the central manager's limits: the chart allows it, policy does not.
+    bad = (
+        "name: pol\nprofile: tier2\ncomponents:\n  batch:\n    values:\n"
+        "      htcondor: {cm: {resources: {limits: null}}}\n"
+    )
+    result = run_sitebox(
+        "render", "-f", str(write_site(tmp_path, bad)), env=workspace, cwd=tmp_path
+    )
+    assert result.code == 1
+    assert "[policy/requests-limits]" in result.err and "sitebox-batch-cm" in result.err
+    waiver = "requests-limits/Deployment/sitebox-batch-cm: a test site, bursting is fine"
+    waived = bad + f"policy:\n  waivers:\n    {waiver}\n"
+    result = run_sitebox(
+        "render", "-f", str(write_site(tmp_path, waived)), env=workspace, cwd=tmp_path
+    )
+    assert result.code == 0, result.err
+
+
+def test_plan_compares_requests_with_capacity(tmp_path: Path, workspace: dict[str, str]) -> None:
+    fits = run_sitebox("plan", "--profile", "tier2", "-o", "json", env=workspace, cwd=tmp_path)
+    assert fits.code == 0, fits.err
+    plan = json.loads(fits.out)
+    batch = next(row for row in plan["components"] if row["name"] == "batch")
+    assert float(batch["cpu"]) > 256  # 32 workers of 8 CPUs, plus the daemons
+    small = run_sitebox(
+        "plan", "--profile", "tier2", "--capacity", "16cpu-64Gi", env=workspace, cwd=tmp_path
+    )
+    assert small.code == 1
+    assert "exceed the capacity" in small.err
+
+
+def test_composed_chart_carries_only_enabled_components(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    site = write_site(tmp_path, OWN_CHARTS_ONLY)
+    result = run_sitebox(
+        "bundle", "create", "-f", str(site), "-o", "b.tgz", env=workspace, cwd=tmp_path
+    )
+    assert result.code == 0, result.err
+    with tarfile.open(tmp_path / "b.tgz") as tar:
+        names = tar.getnames()
+        info = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    assert sorted(info["charts"]) == ["batch-0.1.0", "site-base-0.1.0"]
+    assert not any("jupyterhub" in n for n in names)
+    assert "docker.io/htcondor/cm:25.0.1-el9" in info["images"]
+
+
+def test_bundle_round_trip_renders_the_same_bytes(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    site = write_site(tmp_path, OWN_CHARTS_ONLY)
+    made = run_sitebox(
+        "bundle", "create", "-f", str(site), "-o", "b.tgz", env=workspace, cwd=tmp_path
+    )
+    assert made.code == 0, made.err
+    plain = run_sitebox("render", "-f", str(site), "-o", "plain", env=workspace, cwd=tmp_path)
+    bundled = run_sitebox(
+        "render", "-f", str(site), "--bundle", "b.tgz", "-o", "bundled", env=workspace, cwd=tmp_path
+    )
+    assert plain.code == 0 and bundled.code == 0, bundled.err
+    assert "render complete" in bundled.err
+    assert (tmp_path / "plain/sitebox.yaml").read_bytes() == (
+        tmp_path / "bundled/sitebox.yaml"
+    ).read_bytes()
+
+
+def test_bundle_of_an_incomplete_site_is_refused(tmp_path: Path, workspace: dict[str, str]) -> None:
+    result = run_sitebox(
+        "bundle", "create", "--profile", "demo", "-o", "b.tgz", env=workspace, cwd=tmp_path
+    )
+    assert result.code == 1
+    assert "charts missing on this machine: jupyterhub 4.4.0" in result.err
+    assert not (tmp_path / "b.tgz").exists()
+
+
+@pytest.mark.parametrize("profile", ["demo", "tier3", "tier2", "analysis-facility"])
+def test_init_writes_a_site_yaml_that_loads(tmp_path: Path, profile: str) -> None:
+    result = run_sitebox(
+        "init", "--profile", profile, "--name", "uni", "-o", "s.yaml", cwd=tmp_path
+    )
+    assert result.code == 0, result.err
+    site = siteconfig.load(tmp_path / "s.yaml")
+    assert (site.name, site.profile) == ("uni", profile)
+    again = run_sitebox("init", "--profile", profile, "-o", "s.yaml", cwd=tmp_path)
+    assert again.code == 1 and "exists" in again.err
+
+
+def test_shipped_json_schemas_match_their_yaml_sources() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    check = subprocess.run([sys.executable, str(ROOT / "ci/schemas.py"), "--check"], check=False)
+    assert check.returncode == 0
