@@ -143,6 +143,18 @@ class Helm:
 
         return self._run(f"pulling chart {name} {version} from {repository}", go())
 
+    def manifest(self, release: str, namespace: str) -> list[dict[str, Any]] | None:
+        """The objects of the release's current revision, or None if it is not installed."""
+
+        async def go() -> list[dict[str, Any]] | None:
+            try:
+                current = await self._client.get_current_revision(release, namespace=namespace)
+            except helm_errors.ReleaseNotFoundError:
+                return None
+            return [dict(obj) for obj in await current.resources() if obj]
+
+        return self._run(f"reading release {release!r}", go())
+
     def current(self, release: str, namespace: str) -> Revision:
         async def go() -> Revision:
             rev = await self._client.get_current_revision(release, namespace=namespace)

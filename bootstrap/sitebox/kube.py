@@ -241,6 +241,14 @@ class Kube:
         )
         return [self._plain(e) for e in found.items]
 
+    def allocatable(self) -> list[tuple[str, str]]:
+        """(cpu, memory) allocatable of every node, as quantities."""
+        return [
+            (n.status.allocatable.get("cpu", "0"), n.status.allocatable.get("memory", "0"))
+            for n in self.core.list_node().items
+            if n.status and n.status.allocatable
+        ]
+
     def nodes_ready(self) -> tuple[int, int]:
         """(ready, total) over all nodes."""
         nodes = self.core.list_node().items

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
 from sitebox import console
 from sitebox.compose import bundle as bundles
+from sitebox.compose import diff
 from sitebox.compose import init as initializer
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.charts import chart_cache
-from sitebox.compose.plan import capacity_from_spec, summarize
+from sitebox.compose.plan import capacity_from_spec, cluster_capacity, summarize
 from sitebox.config import load_yaml_text, validate
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
+from sitebox.kube import Kube
 from sitebox.model import siteconfig
 from sitebox.model.schemas import schema
 from sitebox.paths import state_dir
@@ -29,6 +33,7 @@ site_option = click.option(
     "--file", "-f", "site_file", type=click.Path(dir_okay=False, path_type=Path),
     help="The site config (site.yaml).",
 )  # fmt: skip
+ACTIONS = ("add", "change", "remove")
 profile_option = click.option(
     "--profile", "-p", help="Render a profile as is, without a site.yaml (site name = profile)."
 )
@@ -144,40 +149,76 @@ def render_cmd(
 @profile_option
 @bundle_option
 @click.option(
-    "--capacity", help="Compare with this capacity, e.g. 16cpu-64Gi (default: the profile's needs)."
-)
+    "--capacity", help="Compare with this capacity, e.g. 16cpu-64Gi (default: the cluster's, "
+    "with --kubeconfig, else the profile's needs)."
+)  # fmt: skip
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compare with what is installed on this cluster.")  # fmt: skip
+@click.option("--context", help="Kubeconfig context (default: the current one).")
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 def plan_cmd(
     site_file: Path | None,
     profile: str | None,
     bundle: Path | None,
     capacity: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
     output: str,
 ) -> None:
-    """Per component: on/off, chart, images, requests against capacity."""
+    """Per component: on/off, chart, requests against capacity; with --kubeconfig, the diff."""
     with rendered(site_file, profile, bundle) as result:
-        plan = summarize(result, capacity_from_spec(capacity) if capacity else None)
+        limit = capacity_from_spec(capacity) if capacity else None
+        releases = []
+        if kubeconfig:
+            kube = Kube(kubeconfig, context)
+            limit = limit or cluster_capacity(kube.allocatable())
+            helm = Helm(kubeconfig, context)
+            for release in result.releases:
+                installed = helm.manifest(release.name, release.namespace)
+                found = diff.changes(installed or [], release.manifests, release.namespace)
+                releases.append(
+                    {
+                        "release": release.name,
+                        "installed": installed is not None,
+                        "changes": [c.__dict__ for c in found],
+                    }
+                )
+        plan = summarize(result, limit)
+        plan["releases"] = releases
+        secrets = secrets_for(result.site)
         if output == "json":
-            console.emit_json(plan)
+            console.emit_json(json.loads(secrets.redact(json.dumps(plan))))
         else:
             report(result)
-            table = Table("component", "state", "chart", "cpu", "memory")
-            for row in plan["components"]:
-                state = {True: "on", False: "[red]missing", None: "off"}[row["present"]]
-                table.add_row(row["name"], state, row["chart"], row["cpu"], row["memory"])
-            console.out.print(table)
-            total = plan["total"]
-            console.out.print(
-                f"requests (rendered components): {total['cpu']} CPU, {total['memory']}; "
-                f"capacity {plan['capacity']['cpu']} CPU, {plan['capacity']['memory']}: "
-                f"{'fits' if plan['fits'] else 'DOES NOT FIT'}",
-                markup=False, soft_wrap=True,
-            )  # fmt: skip
+            show_plan(plan, secrets)
     if not plan["fits"]:
         raise SiteboxError(
             "the site's requests exceed the capacity",
             hint="choose a smaller profile, shrink components in site.yaml, or add nodes",
         )
+
+
+def show_plan(plan: dict[str, Any], secrets: secret_store.Secrets) -> None:
+    table = Table("component", "state", "chart", "cpu", "memory")
+    for row in plan["components"]:
+        state = {True: "on", False: "[red]missing", None: "off"}[row["present"]]
+        table.add_row(row["name"], state, row["chart"], row["cpu"], row["memory"])
+    console.out.print(table)
+    total = plan["total"]
+    console.out.print(
+        f"requests (rendered components): {total['cpu']} CPU, {total['memory']}; "
+        f"capacity {plan['capacity']['cpu']} CPU, {plan['capacity']['memory']}: "
+        f"{'fits' if plan['fits'] else 'DOES NOT FIT'}",
+        markup=False, soft_wrap=True,
+    )  # fmt: skip
+    for release in plan["releases"]:
+        counts = {a: sum(1 for c in release["changes"] if c["action"] == a) for a in ACTIONS}
+        state = "installed" if release["installed"] else "not installed"
+        summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n) or "no changes"
+        console.out.print(f"{release['release']} ({state}): {summary}", markup=False)
+        for change in release["changes"]:
+            if change["diff"]:
+                console.out.print(secrets.redact(change["diff"]), markup=False, highlight=False)
 
 
 @click.group("charts")

@@ -26,6 +26,11 @@ def capacity_from_spec(spec: str) -> tuple[int, int]:
         raise SiteboxError(str(exc), hint="write CPUcpu-MEMORY, e.g. 16cpu-64Gi") from None
 
 
+def cluster_capacity(nodes: list[tuple[str, str]]) -> tuple[int, int]:
+    """Summed allocatable (millicores, bytes) of the cluster's nodes."""
+    return sum(cpu_millis(c) for c, _ in nodes), sum(memory_bytes(m) for _, m in nodes)
+
+
 def _requests(obj: dict[str, Any]) -> tuple[int, int]:
     spec = pod_spec(obj)
     if spec is None or obj.get("kind") in ("Job", "CronJob"):
