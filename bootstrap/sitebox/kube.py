@@ -6,6 +6,7 @@ sitebox never depends on the client's generated model classes.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -160,6 +161,37 @@ class Kube:
         if got.status is None:
             raise KubeError(f"the API server returned no token for {namespace}/{name}")
         return str(got.status.token)
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data, decoded; None if it does not exist."""
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubeError(f"reading Secret {namespace}/{name}: {_describe(exc)}") from None
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    def write_secret(
+        self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]
+    ) -> None:
+        """Create or replace an Opaque Secret (server-side apply, one field manager)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "type": "Opaque",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+        resource = self.dynamic.resources.get(api_version="v1", kind="Secret")
+        try:
+            resource.server_side_apply(
+                body=body, name=name, namespace=namespace, field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+            )  # fmt: skip
+        except DynamicApiError as exc:
+            # The message may quote the request; never let the values reach a log.
+            raise KubeError(f"writing Secret {namespace}/{name}: HTTP {exc.status}") from None
 
     def submit_job(self, namespace: str, job: Obj) -> tuple[int, float, str]:
         """POST a Job as raw JSON; return (HTTP status, Retry-After seconds, the

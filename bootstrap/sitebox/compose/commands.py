@@ -20,6 +20,7 @@ from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.charts import chart_cache
 from sitebox.compose.plan import capacity_from_spec, cluster_capacity, summarize
+from sitebox.compose.values import SYSTEM_NAMESPACE
 from sitebox.config import load_yaml_text, validate
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
@@ -61,17 +62,22 @@ def load_site(site_file: Path | None, profile: str | None) -> siteconfig.Site:
     return siteconfig.from_document(doc)
 
 
-def secrets_for(site: siteconfig.Site) -> secret_store.Secrets:
+def secrets_for(site: siteconfig.Site, kube: Kube | None = None) -> secret_store.Secrets:
+    """From the cluster when one is given (read only: looking never writes to a
+    cluster), else from the local store used for renders without a cluster."""
+    if kube is not None:
+        cluster = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
+        return secret_store.ensure(cluster, site.enabled(), persist=False)
     store = secret_store.FileStore(state_dir() / "sites" / site.name / "secrets.json")
     return secret_store.ensure(store, site.enabled())
 
 
 @contextmanager
 def rendered(
-    site_file: Path | None, profile: str | None, bundle: Path | None
+    site_file: Path | None, profile: str | None, bundle: Path | None, kube: Kube | None = None
 ) -> Iterator[renderer.SiteRender]:
     site = load_site(site_file, profile)
-    secrets = secrets_for(site)
+    secrets = secrets_for(site, kube)
     with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
         with console.err.status("rendering with helm template"):
@@ -166,11 +172,11 @@ def plan_cmd(
     output: str,
 ) -> None:
     """Per component: on/off, chart, requests against capacity; with --kubeconfig, the diff."""
-    with rendered(site_file, profile, bundle) as result:
+    kube = Kube(kubeconfig, context) if kubeconfig else None
+    with rendered(site_file, profile, bundle, kube) as result:
         limit = capacity_from_spec(capacity) if capacity else None
         releases = []
-        if kubeconfig:
-            kube = Kube(kubeconfig, context)
+        if kube is not None:
             limit = limit or cluster_capacity(kube.allocatable())
             helm = Helm(kubeconfig, context)
             for release in result.releases:
@@ -185,7 +191,7 @@ def plan_cmd(
                 )
         plan = summarize(result, limit)
         plan["releases"] = releases
-        secrets = secrets_for(result.site)
+        secrets = secrets_for(result.site, kube)
         if output == "json":
             console.emit_json(json.loads(secrets.redact(json.dumps(plan))))
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sitebox.errors import SiteboxError
+from sitebox.kube import Kube
 
 
 def _hex32() -> str:
@@ -120,10 +121,31 @@ class FileStore:
         return str(self.path)
 
 
-def ensure(store: Store, enabled: Iterable[str]) -> Secrets:
+class ClusterStore:
+    """One Secret in the system namespace: where an installed site keeps its secrets."""
+
+    NAME = "sitebox-secrets"
+
+    def __init__(self, kube: Kube, namespace: str):
+        self.kube = kube
+        self.namespace = namespace
+
+    def read(self) -> dict[str, str]:
+        return self.kube.read_secret(self.namespace, self.NAME) or {}
+
+    def write(self, values: Mapping[str, str]) -> None:
+        labels = {"app.kubernetes.io/part-of": "sitebox", "app.kubernetes.io/managed-by": "sitebox"}
+        self.kube.write_secret(self.namespace, self.NAME, dict(values), labels)
+
+    def describe(self) -> str:
+        return f"Secret {self.namespace}/{self.NAME}"
+
+
+def ensure(store: Store, enabled: Iterable[str], persist: bool = True) -> Secrets:
     """The secrets the enabled components need: stored ones reused, missing ones
-    generated and written back. Secrets of disabled components are kept, so
-    switching a component off and on again does not rotate them."""
+    generated and, with ``persist``, written back (a plan only looks: it does not).
+    Secrets of disabled components are kept, so switching a component off and on
+    again does not rotate them."""
     on = set(enabled)
     values = store.read()
     added = False
@@ -131,6 +153,6 @@ def ensure(store: Store, enabled: Iterable[str]) -> Secrets:
         if spec.name not in values and on.intersection(spec.components):
             values[spec.name] = spec.generate()
             added = True
-    if added:
+    if added and persist:
         store.write(values)
     return Secrets(values)
