@@ -137,3 +137,18 @@ def test_site_overrides_merge_over_the_profile(tmp_path: Path) -> None:
     }
     assert site.overrides["batch"] == {"job": {"activeDeadlineSeconds": 60}}
     assert "values" not in site.components["batch"]
+
+
+def test_openapi_checks_span_the_supported_versions() -> None:
+    """An API served by the oldest supported Kubernetes but removed later is caught."""
+    from sitebox.compose.render import openapi_findings
+
+    schema = {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3",
+        "kind": "FlowSchema",
+        "metadata": {"name": "x"},
+        "spec": {"priorityLevelConfiguration": {"name": "global-default"}},
+    }
+    findings = openapi_findings([schema], distro.load())
+    assert findings, "v1beta3 FlowSchema was removed in 1.32 and must be reported"
+    assert all(f.kind == "FlowSchema" for f in findings)

@@ -17,7 +17,7 @@ import yaml
 from sitebox.compose import charts, values
 from sitebox.compose.secrets import Secrets
 from sitebox.helm import Helm
-from sitebox.model.distro import Component
+from sitebox.model.distro import Component, Distribution
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import WARNING, Finding
 from sitebox.render.openapi import check_openapi
@@ -87,6 +87,15 @@ def _values_findings(site: Site, secrets: Secrets, release: ReleaseRender) -> li
     return found
 
 
+def openapi_findings(manifests: list[dict[str, Any]], dist: Distribution) -> list[Finding]:
+    """Checked against the oldest, tested and newest supported Kubernetes: an API
+    removed or added in between shows at one of the ends."""
+    found: list[Finding] = []
+    for version in dict.fromkeys((dist.kube_min, dist.kube_tested, dist.kube_max)):
+        found += [f for f in check_openapi(manifests, version) if f not in found]
+    return found
+
+
 def render(
     site: Site, secrets: Secrets, workdir: Path, bundle_charts: Path | None = None
 ) -> SiteRender:
@@ -106,7 +115,7 @@ def render(
         rendered.manifests = helm.template(name, composed.path, release_values, namespace)
         releases.append(rendered)
         findings += _values_findings(site, secrets, rendered)
-        findings += check_openapi(rendered.manifests, site.distribution.kube_tested)
+        findings += openapi_findings(rendered.manifests, site.distribution)
     # Policies over both releases at once: a waiver applies wherever its object lives.
     everything = [obj for r in releases for obj in r.manifests]
     shipped = {key for name in enabled for key, _ in site.distribution.components[name].waivers}
