@@ -273,6 +273,36 @@ class Kube:
         )
         return [self._plain(e) for e in found.items]
 
+    def nodes(self) -> list[Obj]:
+        """Every node, as plain dicts."""
+        return [self._plain(n) for n in self.core.list_node().items]
+
+    def storage_classes(self) -> list[Obj]:
+        return self.list_objects("storage.k8s.io/v1", "StorageClass")
+
+    def namespaces(self) -> list[Obj]:
+        return self.list_objects("v1", "Namespace")
+
+    def can_i(self, verb: str, group: str, resource: str, namespace: str | None = None) -> bool:
+        """Whether the current user may do ``verb`` on ``resource`` (SelfSubjectAccessReview)."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb, "group": group, "resource": resource, "namespace": namespace,
+                }
+            },
+        }  # fmt: skip
+        resource_api = self.dynamic.resources.get(
+            api_version="authorization.k8s.io/v1", kind="SelfSubjectAccessReview"
+        )
+        try:
+            answer = resource_api.create(body=review)
+        except DynamicApiError as exc:
+            raise KubeError(f"asking the API server for access: {_describe(exc)}") from None
+        return bool(answer.status.allowed)
+
     def allocatable(self) -> list[tuple[str, str]]:
         """(cpu, memory) allocatable of every node, as quantities."""
         return [
