@@ -116,10 +116,12 @@ def main() -> None:
 
         report: dict[str, Any] = {"jobs": args.jobs, "workers": args.workers}
         report["ceiling_jobs_per_second"] = round(ceiling(scoped, args.jobs, args.workers), 1)
+        print(f"ceiling: {report['ceiling_jobs_per_second']} jobs/s", flush=True)
         clear(admin, "sitebox.io/load-test=ceiling")
         report["sequential_client_jobs_per_second"] = round(
             sequential(scoped, args.sequential_jobs), 1
         )
+        print(f"sequential: {report['sequential_client_jobs_per_second']} jobs/s", flush=True)
         clear(admin, "sitebox.io/load-test=sequential")
         out = sitebox(
             "batch", "load-test", "--kubeconfig", str(scoped_path), "--jobs", str(args.jobs),

@@ -24,6 +24,13 @@ from sitebox.compose.commands import (
     render_cmd,
 )
 from sitebox.errors import SiteboxError
+from sitebox.lifecycle.commands import (
+    install_cmd,
+    rollback_cmd,
+    status_cmd,
+    uninstall_cmd,
+    upgrade_cmd,
+)
 from sitebox.tools.commands import tools
 
 
@@ -36,7 +43,10 @@ def cli() -> None:
 cli.add_command(tools)
 cli.add_command(cluster)
 cli.add_command(batch)
-for command in (init_cmd, render_cmd, plan_cmd, charts_group, bundle_group):
+for command in (
+    init_cmd, render_cmd, plan_cmd, charts_group, bundle_group,
+    install_cmd, upgrade_cmd, status_cmd, rollback_cmd, uninstall_cmd,
+):  # fmt: skip
     cli.add_command(command)
 
 

@@ -93,6 +93,7 @@ class Helm:
         namespace: str,
         timeout: str = "5m",
         wait: bool = True,
+        skip_crds: bool = False,
     ) -> Revision:
         """``helm upgrade --install`` that waits and rolls back a failed attempt."""
 
@@ -107,6 +108,7 @@ class Helm:
                 rollback_on_failure=True,
                 wait=wait,
                 timeout=timeout,
+                skip_crds=skip_crds,
             )
             return await self._revision(rev)
 

@@ -10,6 +10,7 @@ import base64
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,8 @@ class Kube:
                 # 504: the server gave up waiting but keeps deleting; ask again.
                 if exc.status != 504:
                     raise KubeError(f"deleting Jobs {selector}: {_describe(exc)}") from None
+            except urllib3.exceptions.HTTPError:
+                pass  # the connection dropped under a long deletion; the server carries on
             left = self.batch.list_namespaced_job(namespace, label_selector=selector, limit=1)
             if not left.items:
                 return
@@ -272,6 +275,54 @@ class Kube:
             namespace, field_selector=f"involvedObject.name={name}"
         )
         return [self._plain(e) for e in found.items]
+
+    def apply_crds(self, crds: list[Obj], timeout: float = 60) -> None:
+        """Server-side apply CRDs with one field manager, forcing conflicts (Helm never
+        upgrades CRDs, so sitebox does), then wait until each is Established."""
+        resource = self.dynamic.resources.get(
+            api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+        )
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            try:
+                resource.server_side_apply(
+                    body=crd, name=name, field_manager=FIELD_MANAGER, force_conflicts=True
+                )
+            except DynamicApiError as exc:
+                raise KubeError(f"applying CRD {name}: {_describe(exc)}") from None
+
+        def established(name: str) -> bool:
+            got = self.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
+            conditions = got.get("status", {}).get("conditions") or []
+            return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+        for name in [crd["metadata"]["name"] for crd in crds]:
+            wait_for(f"CRD {name} to be established", partial(established, name), timeout)
+
+    def pod_health(self, namespace: str) -> list[Obj]:
+        """Per pod: name, the chart label, ready or not, and why not (the scheduler's
+        condition message, else the newest warning event)."""
+        out = []
+        for pod in self.list_objects("v1", "Pod", namespace):
+            status = pod.get("status") or {}
+            conditions = {c["type"]: c for c in status.get("conditions") or []}
+            done = status.get("phase") == "Succeeded"
+            ready = done or conditions.get("Ready", {}).get("status") == "True"
+            scheduled = conditions.get("PodScheduled", {})
+            reason = ""
+            if scheduled and scheduled.get("status") != "True":
+                reason = f"{scheduled.get('reason')}: {scheduled.get('message')}"
+            elif not ready:
+                reason = str(status.get("phase"))
+            out.append(
+                {
+                    "name": pod["metadata"]["name"],
+                    "chart": (pod["metadata"].get("labels") or {}).get("helm.sh/chart", ""),
+                    "ready": ready,
+                    "reason": reason,
+                }
+            )
+        return out
 
     def nodes(self) -> list[Obj]:
         """Every node, as plain dicts."""

@@ -8,7 +8,7 @@ still checked against the chart's values schema where a copy of it is known.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,19 +100,33 @@ def render(
     site: Site, secrets: Secrets, workdir: Path, bundle_charts: Path | None = None
 ) -> SiteRender:
     helm = Helm()
-    releases: list[ReleaseRender] = []
-    findings: list[Finding] = []
     enabled = site.enabled()
-    for release, name, namespace in RELEASES:
+    composed = {}
+    for release, _, _ in RELEASES:
         components = [
             site.distribution.components[c]
             for c in enabled
             if site.distribution.components[c].release == release
         ]
-        composed = charts.compose(release, components, workdir, bundle_charts)
-        release_values = values.release_values(site, secrets, release, composed.included)
-        rendered = ReleaseRender(release, name, namespace, composed, release_values)
-        rendered.manifests = helm.template(name, composed.path, release_values, namespace)
+        composed[release] = charts.compose(release, components, workdir, bundle_charts)
+    # Values describe the site as it will be: a component left out for want of its
+    # chart is off everywhere (site-info, the hub's Dask wiring), not half-referenced.
+    missing = {c.name for result in composed.values() for c in result.missing}
+    present = replace(
+        site,
+        components={
+            n: {**spec, "enabled": False} if n in missing else spec
+            for n, spec in site.components.items()
+        },
+    )
+    releases: list[ReleaseRender] = []
+    findings: list[Finding] = []
+    for release, name, namespace in RELEASES:
+        release_values = values.release_values(
+            present, secrets, release, composed[release].included
+        )
+        rendered = ReleaseRender(release, name, namespace, composed[release], release_values)
+        rendered.manifests = helm.template(name, composed[release].path, release_values, namespace)
         releases.append(rendered)
         findings += _values_findings(site, secrets, rendered)
         findings += openapi_findings(rendered.manifests, site.distribution)

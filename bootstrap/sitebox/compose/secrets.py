@@ -156,3 +156,19 @@ def ensure(store: Store, enabled: Iterable[str], persist: bool = True) -> Secret
     if added and persist:
         store.write(values)
     return Secrets(values)
+
+
+def persist(store: Store, secrets: Secrets) -> None:
+    """Store the values a render used: keys the store lacks are added, keys it has are
+    never overwritten (a concurrent run that stored first wins, and is then reused)."""
+    stored = store.read()
+    merged = {**dict(secrets), **stored}
+    if merged != stored:
+        store.write(merged)
+    conflicting = [k for k in stored if k in secrets and stored[k] != secrets[k]]
+    if conflicting:
+        raise SiteboxError(
+            "the site's secrets changed while this run was starting: "
+            + ", ".join(sorted(conflicting)),
+            hint="another sitebox run stored them first; run the command again",
+        )

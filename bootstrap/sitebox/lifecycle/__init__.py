@@ -1,0 +1,1 @@
+"""The site lifecycle on a cluster: install, upgrade, status, rollback, uninstall."""

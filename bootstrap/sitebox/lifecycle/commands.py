@@ -1,0 +1,232 @@
+"""``sitebox install | upgrade | status | rollback | uninstall``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from sitebox import console
+from sitebox.compose import bundle as bundles
+from sitebox.compose import diff
+from sitebox.compose import render as renderer
+from sitebox.compose import secrets as secret_store
+from sitebox.compose.commands import bundle_option, load_site, profile_option, site_option
+from sitebox.compose.render import RELEASES
+from sitebox.compose.secrets import ClusterStore
+from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.errors import SiteboxError
+from sitebox.helm import Helm, HelmError
+from sitebox.kube import Kube
+from sitebox.lifecycle import install as installer
+from sitebox.lifecycle import status as site_status
+from sitebox.model.siteconfig import Site
+
+kubeconfig_option = click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Default: $KUBECONFIG."
+)
+context_option = click.option("--context", help="Kubeconfig context (default: the current one).")
+
+
+def _connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:
+    kube = Kube(kubeconfig, context)
+    kube.server_version()  # an unreachable cluster fails here, before any work
+    return kube, Helm(kubeconfig, context)
+
+
+def _apply(
+    site: Site, kube: Kube, helm: Helm, skip_unavailable: bool, bundle: Path | None, timeout: str
+) -> None:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, console.err.status("starting") as spinner:
+        charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
+        result, outcomes = installer.install(
+            site, kube, helm, say=spinner.update, skip_unavailable=skip_unavailable,
+            bundle_charts=charts, timeout=timeout,
+        )  # fmt: skip
+    for component in result.missing:
+        console.err.print(
+            f"left out: {component.name} ({component.chart.name} {component.chart.version} "
+            "is not on this machine)",
+            markup=False,
+        )
+    for outcome in outcomes:
+        verb = "installed/upgraded to" if outcome.changed else "unchanged at"
+        console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
+    console.err.print(
+        f"site {site.name!r} ready in {time.monotonic() - started:.0f}s; `sitebox status` shows it"
+    )
+
+
+@click.command("install")
+@site_option
+@profile_option
+@bundle_option
+@kubeconfig_option
+@context_option
+@click.option(
+    "--skip-unavailable", is_flag=True, help="Install what has its chart here; list the rest."
+)
+@click.option("--timeout", default="10m", show_default=True, help="Per release.")
+def install_cmd(
+    site_file: Path | None, profile: str | None, bundle: Path | None, kubeconfig: Path | None,
+    context: str | None, skip_unavailable: bool, timeout: str,
+) -> None:  # fmt: skip
+    """Install a site (both releases); running it again changes nothing."""
+    site = load_site(site_file, profile)
+    kube, helm = _connect(kubeconfig, context)
+    _apply(site, kube, helm, skip_unavailable, bundle, timeout)
+
+
+def _installed_distribution(kube: Kube) -> str | None:
+    info = kube.get("v1", "ConfigMap", site_status.SITE_INFO, SITE_NAMESPACE) or {}
+    version = info.get("data", {}).get("distribution")
+    return str(version) if version else None
+
+
+@click.command("upgrade")
+@site_option
+@profile_option
+@bundle_option
+@kubeconfig_option
+@context_option
+@click.option("--skip-unavailable", is_flag=True)
+@click.option("--timeout", default="10m", show_default=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before applying.")
+def upgrade_cmd(
+    site_file: Path | None, profile: str | None, bundle: Path | None, kubeconfig: Path | None,
+    context: str | None, skip_unavailable: bool, timeout: str, yes: bool,
+) -> None:  # fmt: skip
+    """Show what would change, ask, then upgrade; secrets and volumes are kept."""
+    site = load_site(site_file, profile)
+    kube, helm = _connect(kubeconfig, context)
+    installed = _installed_distribution(kube)
+    target = site.distribution
+    if installed and installed != target.version and installed not in target.upgrades_from:
+        raise SiteboxError(
+            f"distribution {installed} cannot be upgraded to {target.version} directly",
+            hint=f"{target.version} upgrades from: {', '.join(target.upgrades_from) or 'none'}; "
+            "upgrade through the versions in between",
+        )
+    _show_changes(site, kube, helm)
+    if not yes and not click.confirm("apply these changes?", default=False, err=True):
+        raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+    _apply(site, kube, helm, skip_unavailable, bundle, timeout)
+
+
+def _show_changes(site: Site, kube: Kube, helm: Helm) -> None:
+    secrets = secret_store.ensure(
+        ClusterStore(kube, SYSTEM_NAMESPACE), site.enabled(), persist=False
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        result = renderer.render(site, secrets, Path(tmp))
+        for release in result.releases:
+            found = diff.changes(
+                helm.manifest(release.name, release.namespace) or [],
+                release.manifests,
+                release.namespace,
+            )
+            console.out.print(f"{release.name}: {len(found) or 'no'} change(s)", markup=False)
+            for change in found:
+                console.out.print(
+                    secrets.redact(change.diff) or f"  {change.action} {change.kind} {change.name}",
+                    markup=False,
+                )
+
+
+@click.command("status")
+@kubeconfig_option
+@context_option
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def status_cmd(kubeconfig: Path | None, context: str | None, output: str) -> None:
+    """Releases, distribution, profile, component health, endpoints; exit 1 unless healthy."""
+    kube, helm = _connect(kubeconfig, context)
+    info = site_status.collect(kube, helm)
+    if output == "json":
+        console.emit_json(info)
+    else:
+        _print_status(info)
+    if not info["healthy"]:
+        raise SystemExit(1)
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    console.out.print(
+        f"site {info['site']}, distribution {info['distribution']}, profile {info['profile']}",
+        markup=False,
+    )
+    for release in info["releases"]:
+        state = (
+            f"revision {release['revision']} {release['status']} ({release['chart']})"
+            if release["installed"] else "not installed"
+        )  # fmt: skip
+        console.out.print(f"  {release['release']}: {state}", markup=False)
+    table = Table("component", "pods ready", "waiting for")
+    for name, health in info["components"].items():
+        table.add_row(name, f"{health['ready']}/{health['total']}", health.get("waiting", ""))
+    console.out.print(table)
+    for name, where in info["endpoints"].items():
+        console.out.print(f"  {name}: {where}", markup=False)
+
+
+@click.command("rollback")
+@click.argument("revision", type=int, required=False)
+@kubeconfig_option
+@context_option
+@click.option("--timeout", default="10m", show_default=True)
+def rollback_cmd(
+    revision: int | None, kubeconfig: Path | None, context: str | None, timeout: str
+) -> None:
+    """Roll the site release back to REVISION (default: the previous one)."""
+    _, helm = _connect(kubeconfig, context)
+    current = helm.current("sitebox", SITE_NAMESPACE)
+    target = revision or current.revision - 1
+    if target < 1 or target >= current.revision:
+        raise SiteboxError(
+            f"no revision {target} to roll back to (current is {current.revision})",
+            hint="`helm history sitebox -n sitebox` lists the revisions",
+        )
+    done = helm.rollback("sitebox", SITE_NAMESPACE, target, timeout=timeout)
+    console.err.print(f"sitebox rolled back to revision {target}: now revision {done.revision}")
+
+
+@click.command("uninstall")
+@kubeconfig_option
+@context_option
+@click.option("--purge-data", is_flag=True, help="Also delete the volumes' claims and the secrets.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask again for --purge-data.")
+def uninstall_cmd(
+    kubeconfig: Path | None, context: str | None, purge_data: bool, yes: bool
+) -> None:
+    """Remove both releases. Volumes (PVCs) and secrets are kept unless --purge-data."""
+    kube, helm = _connect(kubeconfig, context)
+    if purge_data and not yes:
+        click.confirm(
+            "delete every volume claim of the site and its secrets, for good?", abort=True, err=True
+        )
+    for _, name, namespace in reversed(RELEASES):
+        try:
+            helm.uninstall(name, namespace)
+            console.err.print(f"uninstalled {name}", markup=False)
+        except HelmError as exc:
+            if "not found" not in exc.message:
+                raise
+    claims = [
+        (ns, c["metadata"]["name"])
+        for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)
+        for c in kube.list_objects("v1", "PersistentVolumeClaim", ns)
+    ]
+    if purge_data:
+        for namespace, name in claims:
+            kube.delete("v1", "PersistentVolumeClaim", name, namespace)
+        kube.delete("v1", "Secret", ClusterStore.NAME, SYSTEM_NAMESPACE)
+        console.err.print(f"deleted {len(claims)} volume claims and the site's secrets")
+    else:
+        console.err.print(
+            f"kept {len(claims)} volume claims and the secrets (--purge-data removes them)",
+            markup=False,
+        )

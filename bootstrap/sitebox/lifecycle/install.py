@@ -1,0 +1,166 @@
+"""Install or upgrade a site: both releases, in order, safe to run again.
+
+Order: compose and check everything first (nothing touches the cluster until
+the render is complete and clean), then the secrets store, the CRDs by
+server-side apply, `sitebox-system`, and `sitebox`. Each release is a
+`helm upgrade --install` that waits and rolls back a failed attempt, so an
+interrupted run leaves either the old or the new revision, and the next run
+converges. A release whose chart and values are unchanged is not upgraded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sitebox.compose import render as renderer
+from sitebox.compose import secrets as secret_store
+from sitebox.compose.values import SYSTEM_NAMESPACE
+from sitebox.errors import SiteboxError
+from sitebox.helm import Helm, HelmError
+from sitebox.kube import Kube
+from sitebox.model.siteconfig import Site
+from sitebox.render.findings import ERROR
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    release: str
+    revision: int
+    changed: bool
+
+
+def _check(result: renderer.SiteRender, skip_unavailable: bool) -> None:
+    if result.missing and not skip_unavailable:
+        names = ", ".join(f"{c.name} ({c.chart.name} {c.chart.version})" for c in result.missing)
+        raise SiteboxError(
+            f"charts not on this machine: {names}; nothing was changed on the cluster",
+            hint="pull them (`sitebox charts pull`), install from a bundle (--bundle), or pass "
+            "--skip-unavailable to install the components whose charts are here",
+        )
+    errors = [f for f in result.findings if f.severity == ERROR]
+    if errors:
+        raise SiteboxError(
+            f"{len(errors)} check(s) failed on the rendered manifests; nothing was changed:\n"
+            + "\n".join(str(f) for f in errors[:10]),
+            hint="`sitebox render` shows them all; fix the values or waive with a reason",
+        )
+
+
+def _system_namespace(kube: Kube) -> None:
+    # The CVMFS CSI node plugin is privileged: its namespace must allow it.
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": SYSTEM_NAMESPACE,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "app.kubernetes.io/part-of": "sitebox",
+                },
+            },
+        }
+    )
+
+
+def _watch(kube: Kube, namespace: str, say: Say, stop: threading.Event) -> None:
+    """Live progress while Helm waits: pods ready / total, and what holds the rest."""
+    while not stop.wait(1.0):
+        try:
+            pods = kube.pod_health(namespace)
+        except SiteboxError:
+            continue
+        ready = sum(1 for p in pods if p["ready"])
+        stuck = next((p for p in pods if not p["ready"] and p["reason"]), None)
+        detail = f"; waiting for {stuck['name']}: {stuck['reason']}" if stuck else ""
+        say(f"{namespace}: pods ready {ready}/{len(pods)}{detail}")
+
+
+def _explain(kube: Kube, release: renderer.ReleaseRender, exc: HelmError) -> SiteboxError:
+    """Turn Helm's timeout into which component, which pod, and the scheduler's reason."""
+    stuck = []
+    for namespace in dict.fromkeys([release.namespace, "batch"]):
+        stuck += [p for p in kube.pod_health(namespace) if not p["ready"]]
+    lines = [f"  {p['chart'] or '?'}: pod {p['name']}: {p['reason']}" for p in stuck[:8]]
+    detail = "\n".join(lines) if lines else f"  {exc.message}"
+    return SiteboxError(
+        f"release {release.name} did not become ready and was rolled back:\n{detail}",
+        hint="fix what the pods wait for (capacity, a missing volume, an image), then run again",
+    )
+
+
+def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
+    """The current revision if the installed release has the same chart and values."""
+    current = helm.manifest(release.name, release.namespace)
+    if current is None:
+        return None
+    revision = helm.current(release.name, release.namespace)
+    if revision.status != "deployed":
+        return None
+    meta = yaml.safe_load(release.composed.path.joinpath("Chart.yaml").read_text())
+    if revision.chart != f"{meta['name']}-{meta['version']}":
+        return None
+    same = helm.values(release.name, release.namespace) == release.values
+    return revision.revision if same else None
+
+
+def install(
+    site: Site,
+    kube: Kube,
+    helm: Helm,
+    say: Say,
+    skip_unavailable: bool = False,
+    bundle_charts: Path | None = None,
+    timeout: str = "10m",
+) -> tuple[renderer.SiteRender, list[Outcome]]:
+    store = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
+    secrets = secret_store.ensure(store, site.enabled(), persist=False)
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
+        say("composing and rendering")
+        result = renderer.render(site, secrets, Path(tmp), bundle_charts)
+        _check(result, skip_unavailable)
+        say("storing secrets")
+        _system_namespace(kube)
+        # Stored before any release uses them: an interrupted install reuses, never regenerates.
+        secret_store.persist(store, secrets)
+        crds = [
+            o
+            for r in result.releases
+            for o in r.manifests
+            if o["kind"] == "CustomResourceDefinition"
+        ]
+        if crds:
+            say(f"applying {len(crds)} CRDs (server-side)")
+            kube.apply_crds(crds)
+        for release in result.releases:
+            unchanged = _unchanged(helm, release)
+            if unchanged is not None:
+                outcomes.append(Outcome(release.name, unchanged, changed=False))
+                continue
+            say(f"installing {release.name}")
+            stop = threading.Event()
+            watcher = threading.Thread(
+                target=_watch, args=(kube, release.namespace, say, stop), daemon=True
+            )
+            watcher.start()
+            try:
+                revision = helm.install_or_upgrade(
+                    release.name, release.composed.path, release.values, release.namespace,
+                    timeout=timeout, skip_crds=True,
+                )  # fmt: skip
+            except HelmError as exc:
+                raise _explain(kube, release, exc) from None
+            finally:
+                stop.set()
+                watcher.join(timeout=5)
+            outcomes.append(Outcome(release.name, revision.revision, changed=True))
+    return result, outcomes

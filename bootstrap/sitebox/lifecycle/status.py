@@ -1,0 +1,67 @@
+"""`sitebox status`: what is installed, how healthy each component is, where to reach it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sitebox.compose.render import RELEASES
+from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE
+from sitebox.helm import Helm, HelmError
+from sitebox.kube import Kube
+from sitebox.model import distro
+
+SITE_INFO = "sitebox-site-info"
+
+
+def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
+    domain = info.get("domain") or ""
+    found = {}
+    if "hub" in components:
+        found["hub"] = f"https://hub.{domain}" if domain else "svc/proxy-public (port-forward)"
+    if "dask" in components:
+        found["dask-gateway"] = f"http://traefik-dask-gateway.{SITE_NAMESPACE}.svc"
+    if "storage" in components:
+        found["s3"] = (
+            f"https://s3.{domain}" if domain else f"svc/seaweedfs-s3.{SITE_NAMESPACE}:8333"
+        )
+    if "batch" in components:
+        found["batch"] = f"namespace {BATCH_NAMESPACE} (`sitebox batch kubeconfig`)"
+    return found
+
+
+def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
+    releases = []
+    for _, name, namespace in RELEASES:
+        try:
+            revision = helm.current(name, namespace)
+        except HelmError:
+            releases.append({"release": name, "installed": False})
+            continue
+        releases.append(
+            {"release": name, "installed": True, "revision": revision.revision,
+             "status": revision.status, "chart": revision.chart}
+        )  # fmt: skip
+    config = kube.get("v1", "ConfigMap", SITE_INFO, SITE_NAMESPACE) or {}
+    data = config.get("data", {})
+    enabled = json.loads(data.get("components", "[]"))
+    charts = {c.chart.name: n for n, c in distro.load().components.items()}
+    health: dict[str, dict[str, Any]] = {}
+    for namespace in (SITE_NAMESPACE, BATCH_NAMESPACE):
+        for pod in kube.pod_health(namespace):
+            chart = pod["chart"].rsplit("-", 1)[0]
+            row = health.setdefault(charts.get(chart, chart or "other"), {"ready": 0, "total": 0})
+            row["total"] += 1
+            row["ready"] += 1 if pod["ready"] else 0
+            if not pod["ready"] and pod["reason"] and "waiting" not in row:
+                row["waiting"] = f"{pod['name']}: {pod['reason']}"
+    return {
+        "site": data.get("site"),
+        "distribution": data.get("distribution"),
+        "profile": data.get("profile"),
+        "releases": releases,
+        "components": {name: health.get(name, {"ready": 0, "total": 0}) for name in enabled},
+        "endpoints": _endpoints(data, enabled),
+        "healthy": all(r.get("status") == "deployed" for r in releases)
+        and all(h["ready"] == h["total"] for h in health.values()),
+    }
