@@ -1,0 +1,136 @@
+"""`sitebox install | upgrade | status | rollback | uninstall` on a cluster of their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sitebox.compose.secrets import ClusterStore
+from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.kube import Kube
+from tests.compose.conftest import write_site
+from tests.conftest import Run, run_sitebox
+
+pytestmark = pytest.mark.live
+
+# The demo profile with an HTCondor pool: pods to wait for, and a spool volume to keep.
+POOL = (
+    "name: life\nprofile: demo\ncomponents:\n  batch:\n    mode: htcondor\n    workers: 1\n"
+    "    quota: {cpu: '6', memory: 12Gi}\n    job: {cpu: 500m, memory: 1Gi}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
+    started = run_sitebox(
+        "cluster", "up", "--name", "life", "--nodes", "3x8cpu-32Gi", env=state_env
+    )
+    assert started.code == 0, started.err
+    kubeconfig = Path(
+        run_sitebox("cluster", "kubeconfig", "--name", "life", env=state_env).out.strip()
+    )
+    yield kubeconfig, state_env
+    run_sitebox("cluster", "down", "--name", "life", env=state_env)
+
+
+def sitebox(cluster: tuple[Path, dict[str, str]], *args: str, cwd: Path | None = None) -> Run:
+    kubeconfig, env = cluster
+    return run_sitebox(*args, "--kubeconfig", str(kubeconfig), env=env, cwd=cwd, timeout=600)
+
+
+def test_lifecycle(cluster: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    kube = Kube(cluster[0])
+    site = write_site(tmp_path, POOL)
+
+    refused = sitebox(cluster, "install", "-f", str(site))
+    assert refused.code == 1
+    assert "charts not on this machine: hub (jupyterhub 4.4.0)" in refused.err
+    assert "nothing was changed" in refused.err
+    assert kube.get("v1", "Namespace", SYSTEM_NAMESPACE) is None
+
+    first = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable")
+    assert first.code == 0, first.err
+    assert "left out: hub" in first.err
+    assert "sitebox: installed/upgraded to revision 1" in first.err
+    secrets = kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME)
+    assert secrets and "batch.poolPassword" in secrets
+
+    again = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable")
+    assert again.code == 0, again.err
+    assert "sitebox-system: unchanged at revision 1" in again.err
+    assert "sitebox: unchanged at revision 1" in again.err
+
+    status = sitebox(cluster, "status", "-o", "json")
+    assert status.code == 0, status.err
+    info = json.loads(status.out)
+    assert (info["site"], info["profile"], info["distribution"]) == ("life", "demo", "2026.11")
+    assert info["components"]["batch"]["ready"] == info["components"]["batch"]["total"] >= 3
+    assert "hub" not in info["components"], "a left-out component is not reported as installed"
+
+    claims = kube.list_objects("v1", "PersistentVolumeClaim", BATCH_NAMESPACE)
+    assert claims and all(c["status"]["phase"] == "Bound" for c in claims)
+    before = {c["metadata"]["uid"]: c["spec"]["volumeName"] for c in claims}
+
+    site.write_text(POOL.replace("workers: 1", "workers: 2"))
+    upgraded = sitebox(cluster, "upgrade", "-f", str(site), "--skip-unavailable", "--yes")
+    assert upgraded.code == 0, upgraded.err
+    assert "sitebox: installed/upgraded to revision 2" in upgraded.err
+    assert "replicas: 2" in upgraded.out, "the plan shown before upgrading names the change"
+    assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
+    after = {
+        c["metadata"]["uid"]: c["spec"]["volumeName"]
+        for c in kube.list_objects("v1", "PersistentVolumeClaim", BATCH_NAMESPACE)
+    }
+    assert before.items() <= after.items(), "volumes must survive an upgrade"
+    assert not any(v in upgraded.out + upgraded.err for v in secrets.values())
+
+    rolled = sitebox(cluster, "rollback")
+    assert rolled.code == 0, rolled.err
+    execute = kube.get("apps/v1", "Deployment", "sitebox-batch-execute", BATCH_NAMESPACE) or {}
+    assert execute["spec"]["replicas"] == 1
+
+    removed = sitebox(cluster, "uninstall")
+    assert removed.code == 0, removed.err
+    assert "kept" in removed.err
+    assert kube.list_objects("v1", "PersistentVolumeClaim", BATCH_NAMESPACE), "data is kept"
+    assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
+
+    purged = sitebox(cluster, "uninstall", "--purge-data", "--yes")
+    assert purged.code == 0, purged.err
+    assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is None
+
+
+def test_a_component_that_cannot_schedule_fails_names_the_pod_and_rolls_back(
+    cluster: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    # An execute worker of 12 CPUs fits none of the 8-CPU nodes.
+    huge = (
+        "name: huge\nprofile: demo\ncomponents:\n  batch:\n    mode: htcondor\n    workers: 1\n"
+        "    quota: {cpu: '64', memory: 64Gi}\n    job: {cpu: '12', memory: 1Gi}\n"
+    )
+    site = write_site(tmp_path, huge)
+    result = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable", "--timeout", "20s")
+    assert result.code == 1
+    assert "did not become ready and was rolled back" in result.err
+    assert "sitebox-batch-execute" in result.err and "Insufficient cpu" in result.err
+    sitebox(cluster, "uninstall", "--purge-data", "--yes")
+
+
+def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, state_env: dict[str, str]) -> None:
+    missing = run_sitebox("status", "--kubeconfig", str(tmp_path / "nope"), env=state_env)
+    assert missing.code == 1 and "cannot load kubeconfig" in missing.err
+    config = tmp_path / "closed.kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "current-context: c\n"
+    )
+    closed = run_sitebox("install", "--profile", "demo", "--kubeconfig", str(config), env=state_env)
+    assert closed.code == 1
+    assert "cannot reach the API server" in closed.err
+    assert "Traceback" not in closed.err
