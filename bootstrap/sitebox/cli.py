@@ -31,6 +31,7 @@ from sitebox.lifecycle.commands import (
     uninstall_cmd,
     upgrade_cmd,
 )
+from sitebox.preflight.commands import preflight_cmd
 from sitebox.tools.commands import tools
 
 
@@ -45,7 +46,7 @@ cli.add_command(cluster)
 cli.add_command(batch)
 for command in (
     init_cmd, render_cmd, plan_cmd, charts_group, bundle_group,
-    install_cmd, upgrade_cmd, status_cmd, rollback_cmd, uninstall_cmd,
+    install_cmd, upgrade_cmd, status_cmd, rollback_cmd, uninstall_cmd, preflight_cmd,
 ):  # fmt: skip
     cli.add_command(command)
 

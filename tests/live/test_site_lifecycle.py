@@ -119,6 +119,16 @@ def test_a_component_that_cannot_schedule_fails_names_the_pod_and_rolls_back(
     sitebox(cluster, "uninstall", "--purge-data", "--yes")
 
 
+def test_a_profile_the_cluster_cannot_fit_stops_at_preflight(
+    cluster: tuple[Path, dict[str, str]],
+) -> None:
+    result = sitebox(cluster, "install", "--profile", "tier2", "--skip-unavailable")
+    assert result.code == 1
+    assert "preflight failed; nothing was applied" in result.err
+    assert "capacity: needs 288 CPUs, the nodes offer 24: 264 CPUs short" in result.err
+    assert Kube(cluster[0]).get("v1", "Namespace", SYSTEM_NAMESPACE) is None
+
+
 def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, state_env: dict[str, str]) -> None:
     missing = run_sitebox("status", "--kubeconfig", str(tmp_path / "nope"), env=state_env)
     assert missing.code == 1 and "cannot load kubeconfig" in missing.err

@@ -25,6 +25,7 @@ from sitebox.kube import Kube
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
+from sitebox.preflight import checks
 
 kubeconfig_option = click.option(
     "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Default: $KUBECONFIG."
@@ -38,9 +39,25 @@ def _connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:
     return kube, Helm(kubeconfig, context)
 
 
+def _preflight(site: Site, kube: Kube) -> None:
+    """The preflight checks, first: a failed one stops the run before anything is applied."""
+    results = checks.run(site, kube)
+    for result in results:
+        if result.status == checks.WARN:
+            console.err.print(f"warning: {result.name}: {result.detail}", markup=False)
+    failed = [r for r in results if r.status == checks.FAIL]
+    if failed:
+        raise SiteboxError(
+            "preflight failed; nothing was applied:\n"
+            + "\n".join(f"  {r.name}: {r.detail}\n    fix: {r.fix}" for r in failed),
+            hint="fix the cluster or site.yaml as listed; `sitebox preflight` checks again",
+        )
+
+
 def _apply(
     site: Site, kube: Kube, helm: Helm, skip_unavailable: bool, bundle: Path | None, timeout: str
 ) -> None:
+    _preflight(site, kube)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, console.err.status("starting") as spinner:
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None

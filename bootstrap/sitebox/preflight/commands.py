@@ -1,0 +1,81 @@
+"""``sitebox preflight``: can this cluster take this site? Run before install."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sitebox import console
+from sitebox.compose.commands import load_site
+from sitebox.errors import SiteboxError
+from sitebox.kube import Kube
+from sitebox.preflight.checks import FAIL, PASS, WARN, Result, exit_code, run
+
+COLORS = {PASS: "green", WARN: "yellow", FAIL: "red"}
+
+
+def table(results: list[Result]) -> Table:
+    """check, status, detail; the detail wraps so the table fits the terminal (80 columns)."""
+    grid = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    grid.add_column("check", no_wrap=True)
+    grid.add_column("status", no_wrap=True)
+    grid.add_column("detail", overflow="fold", ratio=1)
+    for result in results:
+        grid.add_row(
+            result.name, Text(result.status, style=COLORS[result.status]), Text(result.detail)
+        )
+    return grid
+
+
+def fix_lines(results: list[Result]) -> list[str]:
+    return [f"fix: {r.name}: {r.fix}" for r in results if r.status != PASS and r.fix]
+
+
+def show(results: list[Result], to: Console) -> None:
+    to.print(table(results))
+    for line in fix_lines(results):
+        to.print(line, markup=False, highlight=False)
+    counts = {s: sum(1 for r in results if r.status == s) for s in COLORS}
+    to.print(", ".join(f"{n} {s}" for s, n in counts.items()), markup=False, highlight=False)
+
+
+@click.command("preflight")
+@click.option(
+    "--file", "-f", "site_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="The site config (site.yaml).",
+)  # fmt: skip
+@click.option("--profile", "-p", help="Check for a profile as is, without a site.yaml.")
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
+    help="The cluster to check (default: $KUBECONFIG or ~/.kube/config).",
+)  # fmt: skip
+@click.option("--context", help="Kubeconfig context (default: the current one).")
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def preflight_cmd(
+    site_file: Path | None,
+    profile: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    output: str,
+) -> None:
+    """Check that a cluster can take the site: version, capacity, storage, rights, tools."""
+    site = load_site(site_file, profile)
+    kube = Kube(kubeconfig, context)
+    with console.err.status("checking the cluster"):
+        results = run(site, kube)
+    if output == "json":
+        console.emit_json([r.as_dict() for r in results])
+    else:
+        show(results, console.out)
+    if exit_code(results):
+        failed = [r.name for r in results if r.status == FAIL]
+        raise SiteboxError(
+            f"{len(failed)} of {len(results)} checks failed ({', '.join(failed)}): "
+            f"this cluster cannot take site {site.name} yet",
+            hint="each failed check names its fix; run `sitebox preflight` again after",
+        )
