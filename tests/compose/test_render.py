@@ -217,3 +217,32 @@ def test_shipped_json_schemas_match_their_yaml_sources() -> None:
 
     check = subprocess.run([sys.executable, str(ROOT / "ci/schemas.py"), "--check"], check=False)
     assert check.returncode == 0
+
+
+def test_node_pools_and_cvmfs_settings_reach_the_charts(tmp_path: Path) -> None:
+    body = (
+        "name: uni\nprofile: tier3\n"
+        "nodePools:\n"
+        "  - {name: grid, selector: {sitebox.io/node-pool: grid}, for: [batch]}\n"
+        "  - {name: interactive, selector: {sitebox.io/node-pool: cpu}, for: [hub, users]}\n"
+        "cvmfs: {repositories: [atlas.cern.ch, sft.cern.ch], proxy: 'http://squid.example.org:3128'}\n"
+    )
+    site = siteconfig.load(write_site(tmp_path, body))
+    secrets = secret_store.ensure(secret_store.FileStore(tmp_path / "s.json"), site.enabled())
+    system = release_values(site, secrets, "system", ["cvmfs"])
+    local = system["cvmfs-csi"]["extraConfigMaps"]["cvmfs-csi-default-local"]["default.local"]
+    assert "CVMFS_REPOSITORIES=atlas.cern.ch,sft.cern.ch" in local
+    assert 'CVMFS_HTTP_PROXY="http://squid.example.org:3128"' in local
+    apps = release_values(site, secrets, "site", ["hub", "batch"])
+    assert apps["jupyterhub"]["singleuser"]["nodeSelector"] == {"sitebox.io/node-pool": "cpu"}
+    assert apps["batch"]["job"]["nodeSelector"] == {"sitebox.io/node-pool": "grid"}
+
+    from sitebox.compose import render as renderer
+
+    result = renderer.render(site, secrets, tmp_path / "work")
+    template = next(
+        o for r in result.releases for o in r.manifests
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("job-template")
+    )  # fmt: skip
+    job = yaml.safe_load(template["data"]["job.yaml"])
+    assert job["spec"]["template"]["spec"]["nodeSelector"] == {"sitebox.io/node-pool": "grid"}

@@ -3,9 +3,11 @@ stale state after a kill, ports already taken."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,9 +23,20 @@ def _up(name: str, env: dict[str, str], *extra: str) -> None:
     assert result.code == 0, result.err
 
 
+@pytest.fixture
+def cleanup(state_env: dict[str, str]) -> Iterator[list[str]]:
+    """Clusters a test starts are stopped even when an assertion fails midway."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        if ClusterState.load(name) is not None:
+            run_sitebox("cluster", "down", "--name", name, env=state_env)
+
+
 def test_two_clusters_side_by_side_and_down_leaves_nothing(
-    tools_ready: None, state_env: dict[str, str]
+    tools_ready: None, state_env: dict[str, str], cleanup: list[str]
 ) -> None:
+    cleanup += ["site-a", "site-b"]
     _up("site-a", state_env)
     _up("site-b", state_env)
     a, b = ClusterState.load("site-a"), ClusterState.load("site-b")
@@ -33,7 +46,7 @@ def test_two_clusters_side_by_side_and_down_leaves_nothing(
     assert cluster_info("site-b", state_env)["health"] == "healthy"
 
     listed = run_sitebox("cluster", "list", "-o", "json", env=state_env)
-    assert {"site-a", "site-b"} <= {row["name"] for row in __import__("json").loads(listed.out)}
+    assert {"site-a", "site-b"} <= {row["name"] for row in json.loads(listed.out)}
 
     result = run_sitebox("cluster", "down", "--name", "site-a", env=state_env)
     assert result.code == 0, result.err

@@ -44,6 +44,14 @@ def _resources(spec: dict[str, Any] | None) -> Values:
     }
 
 
+def _selector(site: Site, purpose: str) -> dict[str, str]:
+    """The node labels of the site's pools meant for ``purpose`` (empty: any node)."""
+    for pool in site.config.get("nodePools", []):
+        if purpose in pool.get("for", []):
+            return dict(pool["selector"])
+    return {}
+
+
 def _site(site: Site, secrets: Secrets) -> Values:
     enabled = site.enabled()
     return {
@@ -115,9 +123,10 @@ def _hub(site: Site, secrets: Secrets) -> Values:
             "cookieSecret": secrets["hub.cookieSecret"],
             "config": config,
             "resources": _resources(spec.get("resources")),
+            "nodeSelector": _selector(site, "hub"),
         },
         "proxy": {"secretToken": secrets["hub.proxyToken"]},
-        "singleuser": {"profileList": profiles},
+        "singleuser": {"profileList": profiles, "nodeSelector": _selector(site, "users")},
     }
     storage = site.config.get("storage", {})
     if storage.get("className"):
@@ -167,6 +176,10 @@ def _dask(site: Site, secrets: Secrets) -> Values:
     }
     if extra:
         gateway["extraConfig"] = {"sitebox-limits": "\n".join(extra)}
+    placement = _selector(site, "dask")
+    if placement:
+        pod = {"extraPodConfig": {"nodeSelector": placement}}
+        gateway["backend"] = {"scheduler": pod, "worker": pod}
     return {"gateway": gateway, "controller": {"resources": _resources(spec.get("resources"))}}
 
 
@@ -211,8 +224,9 @@ def _batch(site: Site, secrets: Secrets) -> Values:
             "tokenSigningKey": secrets["batch.signingKey"],
         },
     }
+    values["job"] = {"nodeSelector": _selector(site, "batch")}
     if "job" in spec:
-        values["job"] = {"cpu": str(spec["job"]["cpu"]), "memory": spec["job"]["memory"]}
+        values["job"].update(cpu=str(spec["job"]["cpu"]), memory=spec["job"]["memory"])
     if spec.get("workers"):
         values["htcondor"]["workers"] = {"count": spec["workers"]}
     return values
@@ -239,10 +253,19 @@ def _storage(site: Site, secrets: Secrets) -> Values:
 
 def _cvmfs(site: Site, secrets: Secrets) -> Values:
     cvmfs = site.config.get("cvmfs", {})
-    values: Values = {"storageClasses": [{"name": "cvmfs", "create": True}]}
-    if cvmfs.get("proxy"):
-        values["cvmfsConfig"] = {"default.local": f'CVMFS_HTTP_PROXY="{cvmfs["proxy"]}"'}
-    return values
+    # The site's squid, never the chart's default (CERN's proxy); DIRECT only without one.
+    lines = [
+        "CVMFS_USE_GEOAPI=yes",
+        f'CVMFS_HTTP_PROXY="{cvmfs.get("proxy", "DIRECT")}"',
+        "CVMFS_QUOTA_LIMIT={{ .Values.cache.local.cvmfsQuotaLimit }}",
+        "CVMFS_CACHE_BASE={{ .Values.cache.local.location }}",
+    ]
+    if cvmfs.get("repositories"):
+        lines.append("CVMFS_REPOSITORIES=" + ",".join(cvmfs["repositories"]))
+    return {
+        "automountStorageClass": {"create": True, "name": "cvmfs"},
+        "extraConfigMaps": {"cvmfs-csi-default-local": {"default.local": "\n".join(lines) + "\n"}},
+    }
 
 
 def _nfs(site: Site, secrets: Secrets) -> Values:

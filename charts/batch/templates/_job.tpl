@@ -26,6 +26,10 @@ spec:
     spec:
       restartPolicy: Never
       priorityClassName: {{ .Values.job.priorityClassName }}
+      {{- with .Values.job.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       automountServiceAccountToken: false
       securityContext:
         runAsNonRoot: true
