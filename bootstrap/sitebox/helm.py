@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sitebox.errors import SiteboxError
 from sitebox.tools.store import binary
 
 T = TypeVar("T")
+_KLOG = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}")
 # pyhelm3 logs each failed command with its arguments; sitebox reports failures itself.
 logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 logging.getLogger("pyhelm3").propagate = False
@@ -42,8 +44,13 @@ class Revision:
 
 
 def _first_lines(exc: Exception, lines: int = 6) -> str:
-    # Helm's advice to re-run with --debug is not something a sitebox user can act on.
-    kept = [ln for ln in str(exc).strip().splitlines() if ln.strip() and "--debug" not in ln]
+    # Helm's advice to re-run with --debug is not something a sitebox user can act on,
+    # nor are the client library's own log lines ("I1126 01:16:26.337 ...").
+    kept = [
+        ln
+        for ln in str(exc).strip().splitlines()
+        if ln.strip() and "--debug" not in ln and not _KLOG.match(ln)
+    ]
     return "\n".join(kept[:lines]) or type(exc).__name__
 
 

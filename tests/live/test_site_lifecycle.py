@@ -74,7 +74,7 @@ def test_lifecycle(cluster: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     assert claims and all(c["status"]["phase"] == "Bound" for c in claims)
     before = {c["metadata"]["uid"]: c["spec"]["volumeName"] for c in claims}
 
-    site.write_text(POOL.replace("workers: 1", "workers: 2"))
+    site = write_site(tmp_path, POOL.replace("workers: 1", "workers: 2"))
     upgraded = sitebox(cluster, "upgrade", "-f", str(site), "--skip-unavailable", "--yes")
     assert upgraded.code == 0, upgraded.err
     assert "sitebox: installed/upgraded to revision 2" in upgraded.err
@@ -126,7 +126,9 @@ def test_a_profile_the_cluster_cannot_fit_stops_at_preflight(
     assert result.code == 1
     assert "preflight failed; nothing was applied" in result.err
     assert "capacity: needs 288 CPUs, the nodes offer 24: 264 CPUs short" in result.err
-    assert Kube(cluster[0]).get("v1", "Namespace", SYSTEM_NAMESPACE) is None
+    kube = Kube(cluster[0])
+    for namespace in (SYSTEM_NAMESPACE, "sitebox"):  # no Helm release record anywhere
+        assert kube.list_objects("v1", "Secret", namespace, "owner=helm") == []
 
 
 def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, state_env: dict[str, str]) -> None:

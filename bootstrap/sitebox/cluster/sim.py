@@ -248,6 +248,9 @@ def _start(
         # The default 20 requests/s would make the Job controller, not the API server,
         # the limit of every load test on a simulated cluster.
         "--kube-api-qps=200", "--kube-api-burst=400",
+        # Simulated nodes never fail by themselves; on a loaded 2-core machine kwok's
+        # lease renewals can lag, and the default 50 s would mark pods NotReady.
+        "--node-monitor-grace-period=3m",
     ])  # fmt: skip
     sched_config = run.kubeconfig("scheduler")
     scheduler = run.spawn("kube-scheduler", [

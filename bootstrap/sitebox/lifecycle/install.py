@@ -15,12 +15,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
-from sitebox.compose.values import SYSTEM_NAMESPACE
+from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
@@ -71,24 +72,34 @@ def _system_namespace(kube: Kube) -> None:
     )
 
 
-def _watch(kube: Kube, namespace: str, say: Say, stop: threading.Event) -> None:
-    """Live progress while Helm waits: pods ready / total, and what holds the rest."""
+def _watch(
+    kube: Kube,
+    namespaces: list[str],
+    say: Say,
+    stop: threading.Event,
+    stuck_seen: list[dict[str, Any]],
+) -> None:
+    """Live progress while Helm waits: pods ready / total, and what holds the rest.
+    The last pods seen waiting are kept: a failed first install is rolled back by
+    deleting everything, so afterwards there would be nothing left to explain."""
     while not stop.wait(1.0):
         try:
-            pods = kube.pod_health(namespace)
+            pods = [p for ns in namespaces for p in kube.pod_health(ns)]
         except SiteboxError:
             continue
+        waiting = [p for p in pods if not p["ready"]]
+        if waiting:
+            stuck_seen[:] = waiting
         ready = sum(1 for p in pods if p["ready"])
         stuck = next((p for p in pods if not p["ready"] and p["reason"]), None)
         detail = f"; waiting for {stuck['name']}: {stuck['reason']}" if stuck else ""
-        say(f"{namespace}: pods ready {ready}/{len(pods)}{detail}")
+        say(f"pods ready {ready}/{len(pods)}{detail}")
 
 
-def _explain(kube: Kube, release: renderer.ReleaseRender, exc: HelmError) -> SiteboxError:
+def _explain(
+    release: renderer.ReleaseRender, exc: HelmError, stuck: list[dict[str, Any]]
+) -> SiteboxError:
     """Turn Helm's timeout into which component, which pod, and the scheduler's reason."""
-    stuck = []
-    for namespace in dict.fromkeys([release.namespace, "batch"]):
-        stuck += [p for p in kube.pod_health(namespace) if not p["ready"]]
     lines = [f"  {p['chart'] or '?'}: pod {p['name']}: {p['reason']}" for p in stuck[:8]]
     detail = "\n".join(lines) if lines else f"  {exc.message}"
     return SiteboxError(
@@ -148,8 +159,10 @@ def install(
                 continue
             say(f"installing {release.name}")
             stop = threading.Event()
+            stuck: list[dict[str, Any]] = []
+            namespaces = list(dict.fromkeys([release.namespace, BATCH_NAMESPACE]))
             watcher = threading.Thread(
-                target=_watch, args=(kube, release.namespace, say, stop), daemon=True
+                target=_watch, args=(kube, namespaces, say, stop, stuck), daemon=True
             )
             watcher.start()
             try:
@@ -158,7 +171,9 @@ def install(
                     timeout=timeout, skip_crds=True,
                 )  # fmt: skip
             except HelmError as exc:
-                raise _explain(kube, release, exc) from None
+                stop.set()
+                watcher.join(timeout=5)
+                raise _explain(release, exc, stuck) from None
             finally:
                 stop.set()
                 watcher.join(timeout=5)
