@@ -11,12 +11,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from sitebox.kube import Kube, wait_for
 from sitebox.tools import install, pins
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +100,16 @@ def cluster_info(name: str, env: dict[str, str]) -> dict[str, object]:
     result = run_sitebox("cluster", "status", "--name", name, "-o", "json", env=env)
     info: dict[str, object] = json.loads(result.out)
     return info
+
+
+def fresh_namespace(kube: Kube, prefix: str) -> str:
+    """A new namespace, returned once pods can be admitted to it (its default
+    ServiceAccount exists)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    wait_for(
+        "default ServiceAccount",
+        lambda: kube.get("v1", "ServiceAccount", "default", name) is not None,
+        30,
+    )
+    return name

@@ -12,7 +12,7 @@ import pytest
 
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube, KubeError, wait_for
-from tests.conftest import ROOT, SimCluster, run_sitebox
+from tests.conftest import ROOT, SimCluster, fresh_namespace, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -139,13 +139,7 @@ def test_job_over_the_quota_is_refused_by_the_api_server(
 
 def test_opportunistic_pod_is_preempted_for_production(site: Helm, sim_cluster: SimCluster) -> None:
     kube = Kube(sim_cluster.kubeconfig)
-    namespace = f"prio-{uuid.uuid4().hex[:6]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    wait_for(
-        "default ServiceAccount",
-        lambda: kube.get("v1", "ServiceAccount", "default", namespace) is not None,
-        30,
-    )
+    namespace = fresh_namespace(kube, "prio")
     # Both pods target the one 8-CPU GPU node; together they do not fit.
     placement = {
         "nodeSelector": {"sitebox.io/node-pool": "gpu"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from sitebox import procs
 from sitebox.cluster.state import ClusterState
 from sitebox.kube import Kube, wait_for
-from tests.conftest import SimCluster, cluster_info, run_sitebox
+from tests.conftest import SimCluster, cluster_info, fresh_namespace, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -22,13 +21,7 @@ def kube(sim_cluster: SimCluster) -> Kube:
 
 @pytest.fixture
 def namespace(kube: Kube) -> Any:
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    wait_for(
-        "default ServiceAccount",
-        lambda: kube.get("v1", "ServiceAccount", "default", name) is not None,
-        30,
-    )
+    name = fresh_namespace(kube, "t")
     yield name
     kube.delete("v1", "Namespace", name)
 

@@ -78,6 +78,19 @@ class _Starter:
                 )
             time.sleep(0.1)
 
+    def controller(self, binary: str, bins: dict[str, str], identity: str) -> list[str]:
+        """The arguments a control-plane controller shares: its identity's kubeconfig for
+        everything, its health port on loopback, and no leader election (one replica)."""
+        config = str(self.kubeconfig(identity))
+        return [
+            bins[binary],
+            "--kubeconfig", config,
+            "--authentication-kubeconfig", config,
+            "--authorization-kubeconfig", config,
+            "--bind-address", "127.0.0.1", "--secure-port", str(self.state.ports[identity]),
+            "--leader-elect=false",
+        ]  # fmt: skip
+
     def kubeconfig(self, client: str) -> Path:
         path = self.state.root / f"{client}.kubeconfig"
         kubeconfig.write(path, self.state.name, self.state.server, self.pki, client)
@@ -231,20 +244,14 @@ def _start(
     run.wait(apiserver, "/readyz", client.ready, timeout)
 
     say("starting controller-manager, scheduler and kwok")
-    kcm_config = run.kubeconfig("controller-manager")
     controller_manager = run.spawn("kube-controller-manager", [
-        bins["kube-controller-manager"],
-        "--kubeconfig", str(kcm_config),
-        "--authentication-kubeconfig", str(kcm_config),
-        "--authorization-kubeconfig", str(kcm_config),
-        "--bind-address", "127.0.0.1", "--secure-port", str(ports["controller-manager"]),
+        *run.controller("kube-controller-manager", bins, "controller-manager"),
         "--service-account-private-key-file", str(p / "sa.key"),
         "--root-ca-file", str(p / "ca.crt"),
         "--cluster-signing-cert-file", str(p / "ca.crt"),
         "--cluster-signing-key-file", str(p / "ca.key"),
         "--use-service-account-credentials=true",
         "--service-cluster-ip-range", SERVICE_CIDR,
-        "--leader-elect=false",
         # The default 20 requests/s would make the Job controller, not the API server,
         # the limit of every load test on a simulated cluster.
         "--kube-api-qps=200", "--kube-api-burst=400",
@@ -252,14 +259,8 @@ def _start(
         # lease renewals can lag, and the default 50 s would mark pods NotReady.
         "--node-monitor-grace-period=3m",
     ])  # fmt: skip
-    sched_config = run.kubeconfig("scheduler")
     scheduler = run.spawn("kube-scheduler", [
-        bins["kube-scheduler"],
-        "--kubeconfig", str(sched_config),
-        "--authentication-kubeconfig", str(sched_config),
-        "--authorization-kubeconfig", str(sched_config),
-        "--bind-address", "127.0.0.1", "--secure-port", str(ports["scheduler"]),
-        "--leader-elect=false",
+        *run.controller("kube-scheduler", bins, "scheduler"),
         "--kube-api-qps=200", "--kube-api-burst=400",
     ])  # fmt: skip
     kwok_stages = state.root / "kwok-stages.yaml"
