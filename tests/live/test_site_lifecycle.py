@@ -146,3 +146,46 @@ def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, state_env: dict[st
     assert closed.code == 1
     assert "cannot reach the API server" in closed.err
     assert "Traceback" not in closed.err
+
+
+# Only our own charts, so nothing is missing: the whole site is installed and planned.
+PLANNED = (
+    "name: planned\nprofile: demo\ncomponents:\n"
+    "  hub: {enabled: false}\n  dask: {enabled: false}\n  storage: {enabled: false}\n"
+)
+
+
+def _plan(site_file: Path, cluster: tuple[Path, dict[str, str]]) -> dict[str, object]:
+    result = sitebox(cluster, "plan", "-f", str(site_file), "-o", "json")
+    assert result.code == 0, result.err
+    plan: dict[str, object] = json.loads(result.out)
+    return plan
+
+
+def test_plan_shows_nothing_then_exactly_the_change(
+    cluster: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    site_file = write_site(tmp_path, PLANNED)
+    kube = Kube(cluster[0])
+    before = _plan(site_file, cluster)
+    assert all(not r["installed"] for r in before["releases"])  # type: ignore[attr-defined]
+    assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is None, "a plan never writes"
+    assert before["capacity"] == {"cpu": "24", "memory": "96.0Gi"}  # three 8-CPU nodes
+
+    installed = sitebox(cluster, "install", "-f", str(site_file))
+    assert installed.code == 0, installed.err
+    stored = kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) or {}
+    assert "batch.poolPassword" in stored
+    same = _plan(site_file, cluster)
+    for release in same["releases"]:  # type: ignore[attr-defined]
+        assert release["installed"] and release["changes"] == [], release
+
+    site_file.write_text(site_file.read_text() + "  batch:\n    quota: {cpu: '48'}\n")
+    result = sitebox(cluster, "plan", "-f", str(site_file))
+    assert result.code == 0, result.err
+    assert "sitebox (installed): 1 to change" in result.out
+    assert "sitebox-system (installed): no changes" in result.out
+    assert "+    requests.cpu: '48'" in result.out
+    assert not any(value in result.out + result.err for value in stored.values())
+    removed = sitebox(cluster, "uninstall", "--purge-data", "--yes")
+    assert removed.code == 0, removed.err
