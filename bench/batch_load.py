@@ -125,7 +125,8 @@ def main() -> None:
         clear(admin, "sitebox.io/load-test=sequential")
         out = sitebox(
             "batch", "load-test", "--kubeconfig", str(scoped_path), "--jobs", str(args.jobs),
-            "--workers", str(args.workers), "--timeout", "1800", "-o", "json",
+            "--workers", str(args.workers), "--timeout", "3600", "--deadline", "3600",
+            "-o", "json",
         )  # fmt: skip
         report["load_test"] = json.loads(out)
         report["ratio_to_ceiling"] = round(

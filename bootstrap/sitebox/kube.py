@@ -241,34 +241,52 @@ class Kube:
                 raise KubeError(f"Jobs {selector} still exist after {timeout:.0f}s")
             time.sleep(1)
 
-    def watch_pods(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
-        """Pod objects (as dicts) as they change, until ``stop()`` holds; resumes after
-        the server closes a watch, so it can run for as long as a load test does."""
+    def _watch(
+        self, lister: Callable[..., Any], namespace: str, selector: str, stop: Callable[[], bool]
+    ) -> Iterator[Any]:
+        """Objects as they change, until ``stop()`` holds; resumes after the server
+        closes a watch, so it can run for as long as a load test does."""
         version = ""
         while not stop():
             stream = watch.Watch()  # type: ignore[no-untyped-call]
             try:
                 for event in stream.stream(  # type: ignore[no-untyped-call]
-                    self.core.list_namespaced_pod,
+                    lister,
                     namespace,
                     label_selector=selector,
                     resource_version=version or None,
                     timeout_seconds=5,
                 ):
-                    pod = event["object"]
-                    version = pod.metadata.resource_version
-                    yield {
-                        "name": pod.metadata.name,
-                        "node": pod.spec.node_name,
-                        "phase": pod.status.phase if pod.status else None,
-                    }
+                    obj = event["object"]
+                    version = obj.metadata.resource_version
+                    yield obj
                     if stop():
                         stream.stop()  # type: ignore[no-untyped-call]
                         return
             except ApiException as exc:
                 if exc.status != 410:  # 410 Gone: the version expired; list again
-                    raise KubeError(f"watching pods: {_describe(exc)}") from None
+                    raise KubeError(f"watching {namespace}: {_describe(exc)}") from None
                 version = ""
+
+    def watch_pods(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
+        """Pods as they change: name, node, phase."""
+        for pod in self._watch(self.core.list_namespaced_pod, namespace, selector, stop):
+            yield {
+                "name": pod.metadata.name,
+                "node": pod.spec.node_name,
+                "phase": pod.status.phase if pod.status else None,
+            }
+
+    def watch_jobs(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
+        """Jobs as they change: name, and "Complete" or "Failed" once finished (a Job can
+        fail with no pod at all, e.g. when its deadline passes before one is created)."""
+        for job in self._watch(self.batch.list_namespaced_job, namespace, selector, stop):
+            finished = [
+                c.type
+                for c in (job.status.conditions or [] if job.status else [])
+                if c.type in ("Complete", "Failed") and c.status == "True"
+            ]
+            yield {"name": job.metadata.name, "finished": finished[0] if finished else None}
 
     def events_for(self, namespace: str, name: str) -> list[Obj]:
         found = self.core.list_namespaced_event(

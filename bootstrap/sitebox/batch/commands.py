@@ -82,6 +82,10 @@ def kubeconfig_cmd(
 @click.option("--cpu", default="100m", show_default=True, help="Request (= limit) per job.")
 @click.option("--memory", default="128Mi", show_default=True, help="Request (= limit) per job.")
 @click.option("--namespace", "-n", help="Default: the kubeconfig context's namespace.")
+@click.option(
+    "--deadline", type=click.IntRange(1), default=600, show_default=True,
+    help="activeDeadlineSeconds of each Job: a Job still waiting for its pod then fails.",
+)  # fmt: skip
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait.")
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 @kubeconfig_option
@@ -92,6 +96,7 @@ def load_test_cmd(
     cpu: str,
     memory: str,
     namespace: str | None,
+    deadline: int,
     timeout: float,
     output: str,
     kubeconfig: Path | None,
@@ -119,7 +124,7 @@ def load_test_cmd(
             for key, value in counts.items():
                 progress.update(bars[key], completed=value)
 
-        report = loadtest.run(kube, namespace, jobs, workers, cpu, memory, timeout, show)
+        report = loadtest.run(kube, namespace, jobs, workers, cpu, memory, timeout, show, deadline)
     if output == "json":
         console.emit_json(dataclasses.asdict(report))
     else:

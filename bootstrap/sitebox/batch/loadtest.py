@@ -61,7 +61,9 @@ class Report:
     run_id: str
 
 
-def job_manifest(name: str, run_id: str, cpu: str, memory: str) -> dict[str, Any]:
+def job_manifest(
+    name: str, run_id: str, cpu: str, memory: str, deadline: int = 600
+) -> dict[str, Any]:
     labels = {LABEL: run_id, "sitebox.io/batch": "true"}
     resources = {"cpu": cpu, "memory": memory}
     return {
@@ -70,7 +72,7 @@ def job_manifest(name: str, run_id: str, cpu: str, memory: str) -> dict[str, Any
         "metadata": {"name": name, "labels": labels},
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": 600,
+            "activeDeadlineSeconds": deadline,
             "ttlSecondsAfterFinished": 300,
             "template": {
                 "metadata": {"labels": labels},
@@ -117,18 +119,30 @@ def _submit(kube: Kube, namespace: str, job: dict[str, Any], tally: Tally) -> No
         tally.rejected[429] += 1
 
 
-def _watch(kube: Kube, namespace: str, selector: str, tally: Tally, done: threading.Event) -> None:
+def _watch_pods(
+    kube: Kube, namespace: str, selector: str, tally: Tally, done: threading.Event
+) -> None:
     for pod in kube.watch_pods(namespace, selector, done.is_set):
         name, now = pod["name"], time.monotonic()
+        if pod["node"]:
+            with tally.lock:
+                if name not in tally.scheduled:
+                    tally.scheduled.add(name)
+                    tally.first_scheduled = tally.first_scheduled or now
+                    tally.last_scheduled = now
+
+
+def _watch_jobs(
+    kube: Kube, namespace: str, selector: str, tally: Tally, done: threading.Event
+) -> None:
+    # Outcomes come from the Jobs: one that passes its deadline before the Job
+    # controller made its pod fails without any pod to watch.
+    for job in kube.watch_jobs(namespace, selector, done.is_set):
         with tally.lock:
-            if pod["node"] and name not in tally.scheduled:
-                tally.scheduled.add(name)
-                tally.first_scheduled = tally.first_scheduled or now
-                tally.last_scheduled = now
-            if pod["phase"] == "Succeeded":
-                tally.completed.add(name)
-            elif pod["phase"] == "Failed":
-                tally.failed.add(name)
+            if job["finished"] == "Complete":
+                tally.completed.add(job["name"])
+            elif job["finished"] == "Failed":
+                tally.failed.add(job["name"])
 
 
 def run(
@@ -140,15 +154,18 @@ def run(
     memory: str,
     timeout: float,
     on_progress: Callable[[Tally], None],
+    deadline: int = 600,
 ) -> Report:
     run_id = uuid.uuid4().hex[:8]
     selector = f"{LABEL}={run_id}"
     tally = Tally()
     done = threading.Event()
-    watcher = threading.Thread(
-        target=_watch, args=(kube, namespace, selector, tally, done), daemon=True
-    )
-    watcher.start()
+    watchers = [
+        threading.Thread(target=watch, args=(kube, namespace, selector, tally, done), daemon=True)
+        for watch in (_watch_pods, _watch_jobs)
+    ]
+    for watcher in watchers:
+        watcher.start()
     started = time.monotonic()
     # Workers build each Job as they send it: no list of N manifests is ever held.
     indices = iter(range(jobs))
@@ -160,7 +177,7 @@ def run(
                 index = next(indices, None)
             if index is None:
                 return
-            job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory)
+            job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory, deadline)
             try:
                 _submit(kube, namespace, job, tally)
             except SiteboxError as exc:
@@ -176,8 +193,8 @@ def run(
             on_progress(tally)
             time.sleep(0.25)
         submitted = time.monotonic()
-        deadline = submitted + timeout
-        while time.monotonic() < deadline:
+        give_up = submitted + timeout
+        while time.monotonic() < give_up:
             on_progress(tally)
             with tally.lock:
                 if len(tally.completed) + len(tally.failed) >= tally.accepted:
@@ -185,7 +202,8 @@ def run(
             time.sleep(0.25)
     finally:
         done.set()
-        watcher.join(timeout=10)
+        for watcher in watchers:
+            watcher.join(timeout=10)
         kube.delete_jobs(namespace, selector)
     submit_seconds = submitted - started
     span = max(tally.last_scheduled - started, 1e-9)
