@@ -98,6 +98,13 @@ def report(result: renderer.SiteRender) -> None:
             "or bring them in a bundle (`sitebox bundle create`, then --bundle)",
             markup=False,
         )
+    if result.unchecked_kinds:
+        console.err.print(
+            "not checked against the Kubernetes OpenAPI (custom resources): "
+            + ", ".join(sorted(result.unchecked_kinds)),
+            markup=False,
+            soft_wrap=True,
+        )
     for finding in result.findings:
         if finding.severity != "waived":
             console.err.print(str(finding), markup=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from sitebox.helm import Helm
 from sitebox.model.distro import Component, Distribution
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import WARNING, Finding
-from sitebox.render.openapi import check_openapi
+from sitebox.render.openapi import check_openapi, skipped_kinds
 from sitebox.render.policy import WAIVER_CHECK, check_policies
 from sitebox.render.values_check import check_values, load_schema
 
@@ -49,6 +49,7 @@ class SiteRender:
     site: Site
     releases: list[ReleaseRender]
     findings: list[Finding]
+    unchecked_kinds: set[str] = field(default_factory=set)  # custom resources: no OpenAPI
 
     @property
     def missing(self) -> list[Component]:
@@ -139,7 +140,10 @@ def render(
         # The distribution's waivers cover every mode of a component; unused is normal.
         if not (f.check == WAIVER_CHECK and f.severity == WARNING and f.name in shipped)
     ]
-    return SiteRender(site, releases, findings)
+    unchecked = {
+        kind for r in releases for kind in skipped_kinds(r.manifests, site.distribution.kube_tested)
+    }
+    return SiteRender(site, releases, findings, unchecked)
 
 
 def write(result: SiteRender, out: Path) -> list[Path]:

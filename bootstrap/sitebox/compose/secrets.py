@@ -88,8 +88,6 @@ class Store(Protocol):
 
     def write(self, values: Mapping[str, str]) -> None: ...
 
-    def describe(self) -> str: ...
-
 
 class FileStore:
     """A 0600 JSON file: the store for renders and plans made without a cluster."""
@@ -117,9 +115,6 @@ class FileStore:
             json.dump(dict(sorted(values.items())), handle, indent=2)
         tmp.replace(self.path)
 
-    def describe(self) -> str:
-        return str(self.path)
-
 
 class ClusterStore:
     """One Secret in the system namespace: where an installed site keeps its secrets."""
@@ -136,9 +131,6 @@ class ClusterStore:
     def write(self, values: Mapping[str, str]) -> None:
         labels = {"app.kubernetes.io/part-of": "sitebox", "app.kubernetes.io/managed-by": "sitebox"}
         self.kube.write_secret(self.namespace, self.NAME, dict(values), labels)
-
-    def describe(self) -> str:
-        return f"Secret {self.namespace}/{self.NAME}"
 
 
 def ensure(store: Store, enabled: Iterable[str], persist: bool = True) -> Secrets:
