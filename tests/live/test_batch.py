@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sitebox.batch.loadtest import job_manifest
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube, KubeError, wait_for
 from tests.conftest import ROOT, SimCluster, fresh_namespace, run_sitebox
@@ -55,28 +56,10 @@ def scoped(site: Helm, sim_cluster: SimCluster, tmp_path_factory: pytest.TempPat
 
 
 def _job(name: str, cpu: str, **pod: Any) -> dict[str, Any]:
-    resources = {"cpu": cpu, "memory": "1Gi"}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [
-                        {
-                            "name": "job",
-                            "image": "registry.k8s.io/pause:3.10",
-                            "resources": {"requests": resources, "limits": resources},
-                        }
-                    ],
-                    **pod,
-                }
-            },
-        },
-    }
+    """A Job as the load test submits it, with extra pod settings."""
+    job = job_manifest(name, "live-test", cpu, "1Gi")
+    job["spec"]["template"]["spec"].update(pod)
+    return job
 
 
 def _job_condition(kube: Kube, name: str, kind: str) -> bool:
