@@ -198,12 +198,11 @@ def plan_cmd(
                 )
         plan = summarize(result, limit)
         plan["releases"] = releases
-        secrets = secrets_for(result.site, kube)
         if output == "json":
-            console.emit_json(json.loads(secrets.redact(json.dumps(plan))))
+            console.emit_json(json.loads(result.secrets.redact(json.dumps(plan))))
         else:
             report(result)
-            show_plan(plan, secrets)
+            show_plan(plan, result.secrets)
     if not plan["fits"]:
         raise SiteboxError(
             "the site's requests exceed the capacity",

@@ -49,6 +49,7 @@ class SiteRender:
     site: Site
     releases: list[ReleaseRender]
     findings: list[Finding]
+    secrets: Secrets  # the values this render used: what any output must be redacted of
     unchecked_kinds: set[str] = field(default_factory=set)  # custom resources: no OpenAPI
 
     @property
@@ -143,7 +144,7 @@ def render(
     unchecked = {
         kind for r in releases for kind in skipped_kinds(r.manifests, site.distribution.kube_tested)
     }
-    return SiteRender(site, releases, findings, unchecked)
+    return SiteRender(site, releases, findings, secrets, unchecked)
 
 
 def write(result: SiteRender, out: Path) -> list[Path]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,6 @@ from sitebox import console
 from sitebox.compose import bundle as bundles
 from sitebox.compose import diff
 from sitebox.compose import render as renderer
-from sitebox.compose import secrets as secret_store
 from sitebox.compose.commands import bundle_option, load_site, profile_option, site_option
 from sitebox.compose.render import RELEASES
 from sitebox.compose.secrets import ClusterStore
@@ -54,17 +55,22 @@ def _preflight(site: Site, kube: Kube) -> None:
         )
 
 
-def _apply(
-    site: Site, kube: Kube, helm: Helm, skip_unavailable: bool, bundle: Path | None, timeout: str
-) -> None:
+@contextmanager
+def _prepared(
+    site: Site, kube: Kube, skip_unavailable: bool, bundle: Path | None
+) -> Iterator[renderer.SiteRender]:
     _preflight(site, kube)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, console.err.status("starting") as spinner:
+    console.err.print("composing and rendering", markup=False)
+    with tempfile.TemporaryDirectory() as tmp:
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
-        result, outcomes = installer.install(
-            site, kube, helm, say=spinner.update, skip_unavailable=skip_unavailable,
-            bundle_charts=charts, timeout=timeout,
-        )  # fmt: skip
+        with installer.prepared(site, kube, skip_unavailable, charts) as result:
+            yield result
+
+
+def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) -> None:
+    started = time.monotonic()
+    with console.err.status("starting") as spinner:
+        outcomes = installer.apply(result, kube, helm, say=spinner.update, timeout=timeout)
     for component in result.missing:
         console.err.print(
             f"left out: {component.name} ({component.chart.name} {component.chart.version} "
@@ -75,7 +81,8 @@ def _apply(
         verb = "installed/upgraded to" if outcome.changed else "unchanged at"
         console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
     console.err.print(
-        f"site {site.name!r} ready in {time.monotonic() - started:.0f}s; `sitebox status` shows it"
+        f"site {result.site.name!r} ready in {time.monotonic() - started:.0f}s; "
+        "`sitebox status` shows it"
     )
 
 
@@ -96,7 +103,8 @@ def install_cmd(
     """Install a site (both releases); running it again changes nothing."""
     site = load_site(site_file, profile)
     kube, helm = _connect(kubeconfig, context)
-    _apply(site, kube, helm, skip_unavailable, bundle, timeout)
+    with _prepared(site, kube, skip_unavailable, bundle) as result:
+        _apply(result, kube, helm, timeout)
 
 
 def _installed_distribution(kube: Kube) -> str | None:
@@ -129,30 +137,24 @@ def upgrade_cmd(
             hint=f"{target.version} upgrades from: {', '.join(target.upgrades_from) or 'none'}; "
             "upgrade through the versions in between",
         )
-    _show_changes(site, kube, helm)
-    if not yes and not click.confirm("apply these changes?", default=False, err=True):
-        raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
-    _apply(site, kube, helm, skip_unavailable, bundle, timeout)
+    with _prepared(site, kube, skip_unavailable, bundle) as result:
+        _show_changes(result, helm)
+        if not yes and not click.confirm("apply these changes?", default=False, err=True):
+            raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+        _apply(result, kube, helm, timeout)
 
 
-def _show_changes(site: Site, kube: Kube, helm: Helm) -> None:
-    secrets = secret_store.ensure(
-        ClusterStore(kube, SYSTEM_NAMESPACE), site.enabled(), persist=False
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        result = renderer.render(site, secrets, Path(tmp))
-        for release in result.releases:
-            found = diff.changes(
-                helm.manifest(release.name, release.namespace) or [],
-                release.manifests,
-                release.namespace,
+def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:
+    for release in result.releases:
+        installed = helm.manifest(release.name, release.namespace) or []
+        found = diff.changes(installed, release.manifests, release.namespace)
+        console.out.print(f"{release.name}: {len(found) or 'no'} change(s)", markup=False)
+        for change in found:
+            console.out.print(
+                result.secrets.redact(change.diff)
+                or f"  {change.action} {change.kind} {change.name}",
+                markup=False,
             )
-            console.out.print(f"{release.name}: {len(found) or 'no'} change(s)", markup=False)
-            for change in found:
-                console.out.print(
-                    secrets.redact(change.diff) or f"  {change.action} {change.kind} {change.name}",
-                    markup=False,
-                )
 
 
 @click.command("status")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,59 +124,59 @@ def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
     return revision.revision if same else None
 
 
-def install(
-    site: Site,
-    kube: Kube,
-    helm: Helm,
-    say: Say,
-    skip_unavailable: bool = False,
-    bundle_charts: Path | None = None,
-    timeout: str = "10m",
-) -> tuple[renderer.SiteRender, list[Outcome]]:
+@contextmanager
+def prepared(
+    site: Site, kube: Kube, skip_unavailable: bool, bundle_charts: Path | None = None
+) -> Iterator[renderer.SiteRender]:
+    """The site composed, rendered and checked, with the stored secrets (and any new
+    ones, not yet stored); nothing on the cluster changes here."""
     store = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
     secrets = secret_store.ensure(store, site.enabled(), persist=False)
-    outcomes = []
     with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
-        say("composing and rendering")
         result = renderer.render(site, secrets, Path(tmp), bundle_charts)
         _check(result, skip_unavailable)
-        say("storing secrets")
-        _system_namespace(kube)
-        # Stored before any release uses them: an interrupted install reuses, never regenerates.
-        secret_store.persist(store, secrets)
-        crds = [
-            o
-            for r in result.releases
-            for o in r.manifests
-            if o["kind"] == "CustomResourceDefinition"
-        ]
-        if crds:
-            say(f"applying {len(crds)} CRDs (server-side)")
-            kube.apply_crds(crds)
-        for release in result.releases:
-            unchanged = _unchanged(helm, release)
-            if unchanged is not None:
-                outcomes.append(Outcome(release.name, unchanged, changed=False))
-                continue
-            say(f"installing {release.name}")
-            stop = threading.Event()
-            stuck: list[dict[str, Any]] = []
-            namespaces = list(dict.fromkeys([release.namespace, BATCH_NAMESPACE]))
-            watcher = threading.Thread(
-                target=_watch, args=(kube, namespaces, say, stop, stuck), daemon=True
-            )
-            watcher.start()
-            try:
-                revision = helm.install_or_upgrade(
-                    release.name, release.composed.path, release.values, release.namespace,
-                    timeout=timeout, skip_crds=True,
-                )  # fmt: skip
-            except HelmError as exc:
-                stop.set()
-                watcher.join(timeout=5)
-                raise _explain(release, exc, stuck) from None
-            finally:
-                stop.set()
-                watcher.join(timeout=5)
-            outcomes.append(Outcome(release.name, revision.revision, changed=True))
-    return result, outcomes
+        yield result
+
+
+def apply(
+    result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str = "10m"
+) -> list[Outcome]:
+    """Install or upgrade both releases of a prepared render, system first."""
+    say("storing secrets")
+    _system_namespace(kube)
+    # Stored before any release uses them: an interrupted install reuses, never regenerates.
+    secret_store.persist(secret_store.ClusterStore(kube, SYSTEM_NAMESPACE), result.secrets)
+    crds = [
+        o for r in result.releases for o in r.manifests if o["kind"] == "CustomResourceDefinition"
+    ]
+    if crds:
+        say(f"applying {len(crds)} CRDs (server-side)")
+        kube.apply_crds(crds)
+    outcomes = []
+    for release in result.releases:
+        unchanged = _unchanged(helm, release)
+        if unchanged is not None:
+            outcomes.append(Outcome(release.name, unchanged, changed=False))
+            continue
+        say(f"installing {release.name}")
+        stop = threading.Event()
+        stuck: list[dict[str, Any]] = []
+        namespaces = list(dict.fromkeys([release.namespace, BATCH_NAMESPACE]))
+        watcher = threading.Thread(
+            target=_watch, args=(kube, namespaces, say, stop, stuck), daemon=True
+        )
+        watcher.start()
+        try:
+            revision = helm.install_or_upgrade(
+                release.name, release.composed.path, release.values, release.namespace,
+                timeout=timeout, skip_crds=True,
+            )  # fmt: skip
+        except HelmError as exc:
+            stop.set()
+            watcher.join(timeout=5)
+            raise _explain(release, exc, stuck) from None
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
+        outcomes.append(Outcome(release.name, revision.revision, changed=True))
+    return outcomes
