@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--sequential-jobs", type=int, default=1000)
     args = parser.parse_args()
     os.environ["SITEBOX_STATE"] = tempfile.mkdtemp(prefix="sitebox-bench-")
+    # A harness that stops us with SIGTERM (timeout(1)) must still get the cluster torn down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sitebox("cluster", "up", "--name", NAME, "--nodes", "20x64cpu-256Gi")
     try:
         kubeconfig = Path(sitebox("cluster", "kubeconfig", "--name", NAME).strip())
