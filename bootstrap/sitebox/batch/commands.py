@@ -14,6 +14,7 @@ from sitebox import console
 from sitebox.batch import access, loadtest
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube
+from sitebox.options import context_option, kubeconfig_option
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,12 +30,6 @@ def _seconds(text: str) -> int:
             f"duration {text!r} is too short", hint="the API server's minimum is 10m"
         )
     return seconds
-
-
-kubeconfig_option = click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Default: $KUBECONFIG."
-)
-context_option = click.option("--context", help="Kubeconfig context (default: the current one).")
 
 
 @click.group()

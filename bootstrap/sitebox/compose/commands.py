@@ -27,6 +27,7 @@ from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
 from sitebox.model import siteconfig
 from sitebox.model.schemas import schema
+from sitebox.options import context_option
 from sitebox.paths import state_dir
 from sitebox.render.findings import ERROR, has_errors
 
@@ -167,7 +168,7 @@ def render_cmd(
 )  # fmt: skip
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
               help="Compare with what is installed on this cluster.")  # fmt: skip
-@click.option("--context", help="Kubeconfig context (default: the current one).")
+@context_option
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 def plan_cmd(
     site_file: Path | None,

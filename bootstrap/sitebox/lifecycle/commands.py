@@ -26,12 +26,8 @@ from sitebox.kube import Kube
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
+from sitebox.options import context_option, kubeconfig_option
 from sitebox.preflight import checks
-
-kubeconfig_option = click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Default: $KUBECONFIG."
-)
-context_option = click.option("--context", help="Kubeconfig context (default: the current one).")
 
 
 def _connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:

@@ -14,6 +14,7 @@ from sitebox import console
 from sitebox.compose.commands import load_site
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube
+from sitebox.options import context_option, kubeconfig_option
 from sitebox.preflight.checks import FAIL, PASS, WARN, Result, exit_code, run
 
 COLORS = {PASS: "green", WARN: "yellow", FAIL: "red"}
@@ -50,11 +51,8 @@ def show(results: list[Result], to: Console) -> None:
     help="The site config (site.yaml).",
 )  # fmt: skip
 @click.option("--profile", "-p", help="Check for a profile as is, without a site.yaml.")
-@click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False, path_type=Path),
-    help="The cluster to check (default: $KUBECONFIG or ~/.kube/config).",
-)  # fmt: skip
-@click.option("--context", help="Kubeconfig context (default: the current one).")
+@kubeconfig_option
+@context_option
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 def preflight_cmd(
     site_file: Path | None,
