@@ -35,7 +35,7 @@ def test_tools_status_reports_missing_tools_as_json(tmp_path: Path) -> None:
     result = run_sitebox("tools", "status", "-o", "json", env={"SITEBOX_CACHE": str(tmp_path)})
     assert result.code == 1
     rows = json.loads(result.out)
-    assert {r["name"] for r in rows} == {"helm", "kubernetes", "etcd", "kwok"}
+    assert {r["name"] for r in rows} == {"helm", "kubernetes", "etcd", "kwok", "actionlint"}
     assert {r["state"] for r in rows} == {"missing"}
 
 

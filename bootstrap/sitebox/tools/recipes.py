@@ -69,6 +69,12 @@ def _build_kwok(pin: Pin, go: GoRun) -> None:
     shutil.copytree(stages, target, ignore=shutil.ignore_patterns("*.go", "testdata", "*.md"))
 
 
+def _build_actionlint(pin: Pin, go: GoRun) -> None:
+    go.env["GOBIN"] = str(go.build.bin)
+    target = f"{pin.module}/cmd/actionlint@{pin.version}"
+    go(["go", "install", "-trimpath", "-ldflags", "-s -w", target])
+
+
 _STAGING = re.compile(r"^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
 
@@ -156,6 +162,11 @@ RECIPES: dict[str, Recipe] = {
     "kwok": Recipe(
         {"kwok": VersionCheck(("--version",), "{version}")},
         _build_kwok,
+        revision="1",
+    ),
+    "actionlint": Recipe(
+        {"actionlint": VersionCheck(("-version",), "{version}")},
+        _build_actionlint,
         revision="1",
     ),
 }
