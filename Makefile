@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: demo test lint tools clean-demo
+.PHONY: demo test lint tools clean-demo testbed-deps
 
 $(BIN)/sitebox: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: $(BIN)/sitebox
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: lint, then every test (unit, chart and live on sim clusters)
-test: tools lint
+## The node playbook tests chroot into a root filesystem debootstrap builds (as root;
+## without root they are skipped).
+testbed-deps:
+	@command -v debootstrap >/dev/null || [ "$$(id -u)" != 0 ] \
+	  || (apt-get update -qq && apt-get install -y -qq debootstrap)
+
+## test: lint, then every test (unit, chart, live on sim clusters, node playbooks)
+test: tools lint testbed-deps
 	$(BIN)/pytest

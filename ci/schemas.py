@@ -2,7 +2,8 @@
 
 The YAML is the source of truth (readable, commented); the JSON is what ships,
 editors read and sitebox validates with. site.schema gets the profile's $defs
-so that its overrides share one definition of a quantity, a CPU amount, etc.
+so that its overrides share one definition of a quantity, a CPU amount, etc.;
+fleet.schema gets the site's OIDC and CVMFS definitions the same way.
 
     python ci/schemas.py            rewrite the .schema.json files
     python ci/schemas.py --check    exit 1 if any is out of date
@@ -30,6 +31,13 @@ def generated() -> dict[Path, str]:
         **shared,
         **docs["site"].get("$defs", {}),
         "siteComponents": _overrides(shared["components"]),
+    }
+    # A fleet's shared identity and CVMFS settings are a site's: one definition of each.
+    site_keys = docs["site"]["properties"]
+    docs["fleet"]["$defs"] = {
+        **docs["fleet"].get("$defs", {}),
+        "oidc": site_keys["auth"]["properties"]["oidc"],
+        "cvmfs": site_keys["cvmfs"],
     }
     return {
         SCHEMAS / f"{name}.schema.json": json.dumps(doc, indent=2, sort_keys=False) + "\n"

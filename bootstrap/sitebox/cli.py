@@ -24,6 +24,7 @@ from sitebox.compose.commands import (
     render_cmd,
 )
 from sitebox.errors import SiteboxError
+from sitebox.fleet.commands import fleet
 from sitebox.lifecycle.commands import (
     install_cmd,
     rollback_cmd,
@@ -31,8 +32,10 @@ from sitebox.lifecycle.commands import (
     uninstall_cmd,
     upgrade_cmd,
 )
+from sitebox.nodes.commands import nodes
 from sitebox.preflight.commands import preflight_cmd
 from sitebox.tools.commands import tools
+from sitebox.validate.commands import validate_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +47,9 @@ def cli() -> None:
 cli.add_command(tools)
 cli.add_command(cluster)
 cli.add_command(batch)
+cli.add_command(nodes)
+cli.add_command(validate_cmd)
+cli.add_command(fleet)
 for command in (
     init_cmd, render_cmd, plan_cmd, charts_group, bundle_group,
     install_cmd, upgrade_cmd, status_cmd, rollback_cmd, uninstall_cmd, preflight_cmd,

@@ -24,6 +24,8 @@ from sitebox.tools.store import binary
 
 T = TypeVar("T")
 _KLOG = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}")
+# States an interrupted operation leaves behind; Helm refuses to touch the release until cleared.
+_STUCK = frozenset({"pending-install", "pending-upgrade", "pending-rollback", "uninstalling"})
 # pyhelm3 logs each failed command with its arguments; sitebox reports failures itself.
 logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 logging.getLogger("pyhelm3").propagate = False
@@ -120,6 +122,29 @@ class Helm:
             return await self._revision(rev)
 
         return self._run(f"installing release {release!r}", go())
+
+    def recover(self, release: str, namespace: str, timeout: str = "5m") -> str | None:
+        """Finish what an interrupted run left: a release stuck in pending-install is
+        uninstalled (there is nothing to roll back to), one stuck in pending-upgrade or
+        pending-rollback is rolled back. Returns what was done, None if nothing was stuck.
+        Only call this while holding the site lock: a pending state may also mean that
+        another run is at work."""
+
+        async def go() -> str | None:
+            try:
+                current = await self._client.get_current_revision(release, namespace=namespace)
+            except helm_errors.ReleaseNotFoundError:
+                return None
+            status = str(getattr(current.status, "value", current.status))
+            if status not in _STUCK:
+                return None
+            after = await self._client.get_proceedable_revision(
+                release, namespace=namespace, timeout=timeout
+            )
+            outcome = f"rolled back to revision {after.revision}" if after else "uninstalled"
+            return f"revision {current.revision} was left {status}: {outcome}"
+
+        return self._run(f"recovering release {release!r}", go())
 
     def template(
         self, release: str, chart: Path, values: dict[str, Any], namespace: str

@@ -30,6 +30,28 @@ class KubeError(SiteboxError):
     """The API server refused a request or could not be reached."""
 
 
+class UnreachableError(KubeError):
+    """The API server could not be reached: refused, reset, timed out."""
+
+
+def _guarded(request: Callable[..., Any]) -> Callable[..., Any]:
+    """Every request of a connection, with transport failures turned into UnreachableError:
+    the client's own callers (the dynamic client included) only expect ApiException."""
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return request(*args, **kwargs)
+        except urllib3.exceptions.HTTPError as exc:
+            raise UnreachableError(
+                f"cannot reach the API server: {getattr(exc, 'reason', None) or exc}",
+                hint="check that the cluster is up (`sitebox cluster status`) and that the "
+                "kubeconfig points at it; an install or upgrade cut off halfway is finished "
+                "by running it again",
+            ) from None
+
+    return guarded
+
+
 def _describe(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     reason = getattr(exc, "reason", None)
@@ -54,6 +76,7 @@ class Kube:
             ) from None
         # Load tests submit from many threads at once; urllib3's default pool holds 4.
         self.api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
+        self.api.rest_client.request = _guarded(self.api.rest_client.request)
         self.core = client.CoreV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
         self._dynamic: DynamicClient | None = None
@@ -72,7 +95,7 @@ class Kube:
         try:
             request = self.api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
             response = self.api.call_api(*request, _request_timeout=2)
-        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+        except (ApiException, UnreachableError, OSError):
             return False
         status = response.status
         return bool(status == 200)
@@ -80,7 +103,7 @@ class Kube:
     def server_version(self) -> str:
         try:
             return str(client.VersionApi(self.api).get_code().git_version)
-        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+        except ApiException as exc:
             raise KubeError(f"cannot reach the API server: {_describe(exc)}") from None
 
     def create(self, obj: Obj) -> Obj:
@@ -135,6 +158,25 @@ class Kube:
         except DynamicApiError as exc:
             if exc.status != 404:
                 raise KubeError(f"deleting {kind} {name}: {_describe(exc)}") from None
+
+    def service_proxy_get(
+        self, namespace: str, service: str, port: int | str, path: str, timeout: float = 10
+    ) -> tuple[int, str]:
+        """GET ``path`` from a Service through the API server's service proxy (no
+        port-forward, no route into the cluster): (HTTP status, body). A status the
+        proxy itself returns (no endpoints, connection refused) comes back the same way."""
+        request = self.api.param_serialize(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/services/http:{service}:{port}/proxy/"
+            + path.lstrip("/"),
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(*request, _request_timeout=timeout)
+            response.read()
+        except (UnreachableError, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(f"GET {path} from service {namespace}/{service}: {exc}") from None
+        return int(response.status), response.data.decode(errors="replace")
 
     def endpoint(self) -> tuple[str, bytes]:
         """The API server URL and the CA bundle (PEM) this connection trusts."""
@@ -211,7 +253,7 @@ class Kube:
         )
         try:
             response = self.api.call_api(*request, _request_timeout=30)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (UnreachableError, OSError) as exc:
             raise KubeError(f"submitting a Job: {exc}") from None
         retry = response.getheader("Retry-After") if response.status == 429 else None
         message = ""
@@ -232,7 +274,7 @@ class Kube:
                 # 504: the server gave up waiting but keeps deleting; ask again.
                 if exc.status != 504:
                     raise KubeError(f"deleting Jobs {selector}: {_describe(exc)}") from None
-            except urllib3.exceptions.HTTPError:
+            except UnreachableError:
                 pass  # the connection dropped under a long deletion; the server carries on
             left = self.batch.list_namespaced_job(namespace, label_selector=selector, limit=1)
             if not left.items:
@@ -371,6 +413,24 @@ class Kube:
         except DynamicApiError as exc:
             raise KubeError(f"asking the API server for access: {_describe(exc)}") from None
         return bool(answer.status.allowed)
+
+    def write_lease(self, lease: Obj) -> bool:
+        """Create a Lease, or replace it at the resourceVersion it was read at.
+        False when someone else wrote it first (409): the caller lost the race."""
+        resource = self.dynamic.resources.get(api_version="coordination.k8s.io/v1", kind="Lease")
+        namespace = lease["metadata"]["namespace"]
+        try:
+            if lease["metadata"].get("resourceVersion"):
+                resource.replace(body=lease, namespace=namespace)
+            else:
+                resource.create(body=lease, namespace=namespace)
+        except DynamicApiError as exc:
+            if exc.status == 409:
+                return False
+            raise KubeError(
+                f"writing Lease {lease['metadata']['name']}: {_describe(exc)}"
+            ) from None
+        return True
 
     def allocatable(self) -> list[tuple[str, str]]:
         """(cpu, memory) allocatable of every node, as quantities."""

@@ -41,7 +41,7 @@ class ProcessRecord:
         )
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -67,12 +67,12 @@ def spawn(
             start_new_session=True,
             env=env,
         )
-    ticks = _start_ticks(proc.pid)
+    ticks = start_ticks(proc.pid)
     return ProcessRecord(name, proc.pid, ticks or 0, tuple(argv), str(log))
 
 
 def alive(record: ProcessRecord) -> bool:
-    ticks = _start_ticks(record.pid)
+    ticks = start_ticks(record.pid)
     return ticks is not None and ticks == record.start_ticks
 
 

@@ -246,3 +246,62 @@ def test_node_pools_and_cvmfs_settings_reach_the_charts(tmp_path: Path) -> None:
     )  # fmt: skip
     job = yaml.safe_load(template["data"]["job.yaml"])
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {"sitebox.io/node-pool": "grid"}
+
+
+OIDC = (
+    "name: uni\nprofile: tier3\ndomain: uni.example.org\nauth:\n  type: oidc\n  oidc:\n"
+    "    provider: {provider}\n    issuer: {issuer}\n    clientId: sitebox-hub\n"
+    "    clientSecretEnv: HUB_OIDC_SECRET\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("provider", "issuer", "token_url"),
+    [
+        ("keycloak", "https://sso.uni.example.org/realms/physics",
+         "https://sso.uni.example.org/realms/physics/protocol/openid-connect/token"),
+        ("cilogon", "https://cilogon.org", "https://cilogon.org/oauth2/token"),
+        ("indigo-iam", "https://iam.example.org/", "https://iam.example.org/token"),
+    ],
+)  # fmt: skip
+def test_oidc_endpoints_follow_the_provider_and_the_secret_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, issuer: str, token_url: str
+) -> None:
+    site = siteconfig.load(write_site(tmp_path, OIDC.format(provider=provider, issuer=issuer)))
+    store = secret_store.FileStore(tmp_path / "s.json")
+    monkeypatch.setenv("HUB_OIDC_SECRET", "first-secret")
+    given = secret_store.supplied(site.config)
+    secrets = secret_store.ensure(store, site.enabled(), given=given)
+    hub = release_values(site, secrets, "site", ["hub"])["jupyterhub"]["hub"]["config"]
+    oauth = hub["GenericOAuthenticator"]
+    assert oauth["token_url"] == token_url
+    assert oauth["client_secret"] == "first-secret"
+    assert oauth["oauth_callback_url"] == "https://hub.uni.example.org/hub/oauth_callback"
+
+    # Rotated by running again with the new value; reused when not given again.
+    monkeypatch.setenv("HUB_OIDC_SECRET", "second-secret")
+    rotated = secret_store.ensure(store, site.enabled(), given=secret_store.supplied(site.config))
+    assert rotated["oidc.clientSecret"] == "second-secret"
+    monkeypatch.delenv("HUB_OIDC_SECRET")
+    reused = secret_store.ensure(store, site.enabled(), given=secret_store.supplied(site.config))
+    assert reused["oidc.clientSecret"] == "second-secret"
+    assert reused["hub.cookieSecret"] == secrets["hub.cookieSecret"], "generated ones stay"
+
+
+def test_an_oidc_site_without_its_client_secret_is_a_clear_error(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    body = OIDC.format(provider="keycloak", issuer="https://sso.example.org/realms/x")
+    site = write_site(tmp_path, body)
+    env = {**workspace, "HUB_OIDC_SECRET": ""}
+    result = run_sitebox("render", "-f", str(site), "-o", "out", env=env, cwd=tmp_path)
+    assert result.code == 1
+    assert "the hub's OIDC client secret is not set" in result.err
+    assert "HUB_OIDC_SECRET is empty or unset" in result.err
+    assert "auth.oidc.clientSecretEnv" in result.err
+    assert "Traceback" not in result.err
+
+    env["HUB_OIDC_SECRET"] = "from-the-provider"
+    rendered = run_sitebox("render", "-f", str(site), "-o", "out", env=env, cwd=tmp_path)
+    assert rendered.code == 0, rendered.err
+    assert "from-the-provider" not in rendered.out + rendered.err

@@ -1,5 +1,5 @@
 """cluster up/down as processes: named clusters side by side, nothing left behind,
-stale state after a kill, ports already taken."""
+a restart after every process was killed, ports already taken."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from sitebox import procs
 from sitebox.cluster.state import ClusterState
+from sitebox.kube import Kube
 from tests.conftest import cluster_info, run_sitebox
 
 pytestmark = pytest.mark.live
@@ -57,13 +58,21 @@ def test_two_clusters_side_by_side_and_down_leaves_nothing(
         "the other cluster is untouched"
     )
 
-    # A killed run: every process of site-b dies at once, its state stays behind.
+    # Every process of site-b dies at once (a crash, a reboot): `up` starts them again
+    # from their records, and etcd still holds what was there.
+    marker = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kept", "namespace": "default"},
+    }
+    Kube(b.kubeconfig).create(marker)
     for record in b.processes:
         os.kill(record.pid, signal.SIGKILL)
+    assert cluster_info("site-b", state_env)["health"] == "stopped"
     result = run_sitebox("cluster", "up", "--name", "site-b", env=state_env)
-    assert result.code == 1
-    assert "stale state folder" in result.err
-    assert "sitebox cluster down site-b" in result.err
+    assert result.code == 0, result.err
+    assert cluster_info("site-b", state_env)["health"] == "healthy"
+    assert Kube(b.kubeconfig).get("v1", "ConfigMap", "kept", "default") is not None
     result = run_sitebox("cluster", "down", "--name", "site-b", env=state_env)
     assert result.code == 0, result.err
     assert not b.root.exists()

@@ -22,6 +22,15 @@ def cluster() -> None:
     """Local clusters: `sim` (real control plane, kwok-simulated nodes), kind, minikube."""
 
 
+_sites_option = click.option(
+    "--sites", type=click.IntRange(1, 64), help="N clusters named NAME-1..NAME-N (sim only)."
+)
+
+
+def _site_names(name: str, sites: int) -> list[str]:
+    return [f"{name}-{i}" for i in range(1, sites + 1)]
+
+
 @cluster.command("up")
 @click.option("--name", default="sitebox", show_default=True, help="Cluster name; several can run.")
 @click.option("--driver", type=click.Choice(DRIVERS), default="sim", show_default=True)
@@ -49,6 +58,7 @@ def cluster() -> None:
     "--api-port", type=click.IntRange(1, 65535), help="API server port (default: a free one)."
 )
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait.")
+@_sites_option
 def up_cmd(
     name: str,
     driver: str,
@@ -57,10 +67,27 @@ def up_cmd(
     volumes: tuple[str, ...],
     api_port: int | None,
     timeout: float,
+    sites: int | None,
 ) -> None:
-    """Start a local cluster and wait until every node is Ready."""
+    """Start a local cluster and wait until every node is Ready; with --sites N, N
+    clusters NAME-1..NAME-N side by side (a fleet for demos and tests)."""
     if node_specs and node_pools:
         raise SiteboxError("give --nodes or --node-pools, not both")
+    if sites is not None:
+        if api_port is not None or driver != "sim":
+            raise SiteboxError("--sites starts sim clusters on ports of their own",
+                               hint="drop --api-port and --driver")  # fmt: skip
+        running: list[str] = []
+        try:
+            for each in _site_names(name, sites):
+                up_cmd.callback(each, driver, node_specs, node_pools, volumes, None, timeout, None)  # type: ignore[misc]
+                running.append(each)
+        except BaseException:
+            # Nothing half-started: a fleet that could not come up whole is stopped.
+            for each in running:
+                sim.down(each, keep_state=False)
+            raise
+        return
     pools = (
         load_pool_file(node_pools) if node_pools else parse_specs(node_specs or ("3x16cpu-64Gi",))
     )
@@ -80,7 +107,7 @@ def up_cmd(
             timeout=timeout,
         )
     took = time.monotonic() - started
-    nodes = sum(p.count for p in pools)
+    nodes = sum(int(p["count"]) for p in state.pools)  # a restarted cluster keeps its own
     console.err.print(
         f"cluster {name!r} is up in {took:.1f}s: Kubernetes {state.kubernetes_version}, "
         f"{nodes} simulated nodes, API server {state.server}\n"
@@ -95,8 +122,13 @@ def up_cmd(
 @click.option("--name", default="sitebox", show_default=True)
 @click.option("--driver", type=click.Choice(DRIVERS), default="sim", show_default=True)
 @click.option("--keep-state", is_flag=True, help="Keep logs, PKI and etcd data for inspection.")
-def down_cmd(name: str, driver: str, keep_state: bool) -> None:
+@_sites_option
+def down_cmd(name: str, driver: str, keep_state: bool, sites: int | None) -> None:
     """Stop a local cluster: exactly the processes it started, then remove its state."""
+    if sites is not None:
+        for each in _site_names(name, sites):
+            down_cmd.callback(each, driver, keep_state, None)  # type: ignore[misc]
+        return
     if driver != "sim":
         drivers.down(driver, name)
         return

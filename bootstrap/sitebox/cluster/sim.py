@@ -35,6 +35,7 @@ KWOK_STAGES = (
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
+OWN_STAGES = Path(__file__).resolve().parent / "stages"  # ours, added after the upstream ones
 
 
 def _log_tail(record: procs.ProcessRecord, lines: int = 5) -> str:
@@ -116,6 +117,7 @@ def _kwok_config(path: Path) -> None:
                 f"kwok stage {rel} is missing from {stages}",
                 hint="run `sitebox tools install --force --only kwok`",
             ) from None
+    docs += [p.read_text().strip() for p in sorted(OWN_STAGES.glob("*.yaml"))]
     path.write_text("\n---\n".join(docs) + "\n")
 
 
@@ -128,15 +130,19 @@ def _check_ports(ports: dict[str, int]) -> None:
             )
 
 
-def _check_new(name: str) -> None:
+def _check_new(name: str) -> ClusterState | None:
+    """None for a new name; the state of a cluster whose processes can be started again
+    (it was stopped with --keep-state, or a component died: a crash, a reboot)."""
     existing = ClusterState.load(name)
     if existing is None:
-        return
+        return None
     if existing.phase == "running" and all(existing.alive().values()):
         raise SiteboxError(
             f"cluster {name!r} is already running (API server {existing.server})",
             hint=f"use it, or run `sitebox cluster down {name}` first, or choose another --name",
         )
+    if existing.phase in ("running", "stopped") and existing.processes:
+        return existing
     raise SiteboxError(
         f"cluster {name!r} has a stale state folder from a run that did not finish or was killed "
         f"({existing.root})",
@@ -158,7 +164,9 @@ def up(
     state folder removed: nothing is left half-started.
     """
     check_name(name)
-    _check_new(name)
+    existing = _check_new(name)
+    if existing is not None:
+        return _resume(existing, say, timeout)
     pins = pinfile.load()
     bins = {
         b: str(binary(b))
@@ -299,6 +307,32 @@ def _start(
         lambda: client.get("v1", "ServiceAccount", "default", "default") is not None,
         timeout,
     )
+
+
+def _resume(state: ClusterState, say: Progress, timeout: float) -> ClusterState:
+    """Start the cluster's stopped processes again, in their order, with their recorded
+    arguments: etcd keeps its data, so every object (releases, secrets, volumes) is back."""
+    run = _Starter(state, say)
+    client = kube.Kube(state.kubeconfig)
+    ready: dict[str, Callable[[], bool]] = {
+        "etcd": lambda: _etcd_healthy(state.ports["etcd"]),
+        "kube-apiserver": client.ready,
+    }
+    for index, record in enumerate(state.processes):
+        if procs.alive(record):
+            continue
+        say(f"starting {record.name} again")
+        restarted = procs.spawn(record.name, list(record.argv), Path(record.log))
+        state.processes[index] = restarted
+        state.save()
+        run.wait(restarted, "ready", ready.get(record.name, lambda: True), timeout)
+    state.phase = "running"
+    state.save()
+    total = sum(int(pool["count"]) for pool in state.pools)
+    kube.wait_for(
+        f"{total} nodes to become Ready", lambda: client.nodes_ready()[0] >= total, timeout
+    )
+    return state
 
 
 def _teardown(state: ClusterState, keep: bool) -> list[str]:

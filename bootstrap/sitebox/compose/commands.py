@@ -66,11 +66,12 @@ def load_site(site_file: Path | None, profile: str | None) -> siteconfig.Site:
 def secrets_for(site: siteconfig.Site, kube: Kube | None = None) -> secret_store.Secrets:
     """From the cluster when one is given (read only: looking never writes to a
     cluster), else from the local store used for renders without a cluster."""
+    given = secret_store.supplied(site.config)
     if kube is not None:
         cluster = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
-        return secret_store.ensure(cluster, site.enabled(), persist=False)
+        return secret_store.ensure(cluster, site.enabled(), False, given)
     store = secret_store.FileStore(state_dir() / "sites" / site.name / "secrets.json")
-    return secret_store.ensure(store, site.enabled())
+    return secret_store.ensure(store, site.enabled(), given=given)
 
 
 @contextmanager

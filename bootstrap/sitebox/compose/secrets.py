@@ -14,7 +14,7 @@ import secrets as random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube
@@ -53,6 +53,18 @@ SPECS = (
     SecretSpec("storage.accessKey", ("storage",), _access_key),
     SecretSpec("storage.secretKey", ("storage",), _password),
 )
+
+# Secrets the admin supplies instead of sitebox generating them. A value given to a run
+# wins over the stored one (rotating it is running again with the new value); without
+# one, the stored value is reused, so later runs need not be given it again.
+SUPPLIED = frozenset({"oidc.clientSecret"})
+
+
+def supplied(config: Mapping[str, Any]) -> dict[str, str]:
+    """The admin's secrets for this run, from the environment variables site.yaml names."""
+    variable = config.get("auth", {}).get("oidc", {}).get("clientSecretEnv")
+    value = os.environ.get(variable) if variable else None
+    return {"oidc.clientSecret": value} if value else {}
 
 
 class Secrets(Mapping[str, str]):
@@ -133,14 +145,20 @@ class ClusterStore:
         self.kube.write_secret(self.namespace, self.NAME, dict(values), labels)
 
 
-def ensure(store: Store, enabled: Iterable[str], persist: bool = True) -> Secrets:
+def ensure(
+    store: Store,
+    enabled: Iterable[str],
+    persist: bool = True,
+    given: Mapping[str, str] | None = None,
+) -> Secrets:
     """The secrets the enabled components need: stored ones reused, missing ones
-    generated and, with ``persist``, written back (a plan only looks: it does not).
-    Secrets of disabled components are kept, so switching a component off and on
-    again does not rotate them."""
+    generated, the ``given`` ones (see SUPPLIED) taken as they are; with ``persist``,
+    written back (a plan only looks: it does not). Secrets of disabled components are
+    kept, so switching a component off and on again does not rotate them."""
     on = set(enabled)
     values = store.read()
-    added = False
+    added = any(values.get(k) != v for k, v in (given or {}).items())
+    values.update(given or {})
     for spec in SPECS:
         if spec.name not in values and on.intersection(spec.components):
             values[spec.name] = spec.generate()
@@ -154,10 +172,13 @@ def persist(store: Store, secrets: Secrets) -> None:
     """Store the values a render used: keys the store lacks are added, keys it has are
     never overwritten (a concurrent run that stored first wins, and is then reused)."""
     stored = store.read()
-    merged = {**dict(secrets), **stored}
+    given = {k: v for k, v in secrets.items() if k in SUPPLIED}
+    merged = {**dict(secrets), **stored, **given}
     if merged != stored:
         store.write(merged)
-    conflicting = [k for k in stored if k in secrets and stored[k] != secrets[k]]
+    conflicting = [
+        k for k in stored if k in secrets and k not in SUPPLIED and stored[k] != secrets[k]
+    ]
     if conflicting:
         raise SiteboxError(
             "the site's secrets changed while this run was starting: "

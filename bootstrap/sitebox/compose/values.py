@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sitebox.compose.secrets import Secrets
+from sitebox.errors import Location, SiteboxError
 from sitebox.model.merge import deep_merge
 from sitebox.model.siteconfig import Site
 
@@ -72,7 +73,45 @@ def _site(site: Site, secrets: Secrets) -> Values:
             "batch": {"enabled": "batch" in enabled, "name": BATCH_NAMESPACE},
         },
         "priorityClasses": {"create": False, "prefix": PRIORITY_PREFIX},
+        **_federation(site),
     }
+
+
+def _federation(site: Site) -> Values:
+    """The federation ConfigMap's values, for a site of a fleet only: a lone site's
+    values stay as they were, so installing it again changes nothing."""
+    if site.federation is None:
+        return {}
+    keys = ("fleet", "issuer", "peers")
+    return {"federation": {"enabled": True, **{key: site.federation[key] for key in keys}}}
+
+
+# Where each provider serves its OAuth endpoints (authorize, token, userinfo), under its
+# issuer URL. Keycloak's issuer is the realm (https://host/realms/NAME).
+OIDC_PATHS = {
+    "keycloak": (
+        "/protocol/openid-connect/auth",
+        "/protocol/openid-connect/token",
+        "/protocol/openid-connect/userinfo",
+    ),
+    "cilogon": ("/authorize", "/oauth2/token", "/oauth2/userinfo"),
+    "indigo-iam": ("/authorize", "/token", "/userinfo"),
+    "generic": ("/authorize", "/token", "/userinfo"),
+}
+
+
+def _client_secret(site: Site, oidc: Values, secrets: Secrets) -> str:
+    if "oidc.clientSecret" in secrets:
+        return secrets["oidc.clientSecret"]
+    variable = oidc.get("clientSecretEnv")
+    raise SiteboxError(
+        "the hub's OIDC client secret is not set"
+        + (f": environment variable {variable} is empty or unset" if variable else ""),
+        hint=f"export {variable or 'HUB_OIDC_SECRET'}=<the secret from the provider's client "
+        "registration> and run again (it is stored with the site's secrets, and reused later)"
+        + ("" if variable else "; name that variable in auth.oidc.clientSecretEnv"),
+        location=Location(str(site.source or "site.yaml"), key="auth.oidc.clientSecretEnv"),
+    )
 
 
 def _hub(site: Site, secrets: Secrets) -> Values:
@@ -82,19 +121,19 @@ def _hub(site: Site, secrets: Secrets) -> Values:
     if auth.get("type") == "oidc":
         oidc = auth["oidc"]
         issuer = oidc["issuer"].rstrip("/")
+        authorize, token, userinfo = OIDC_PATHS[oidc.get("provider", "generic")]
         config["JupyterHub"] = {"authenticator_class": "generic-oauth"}
         config["GenericOAuthenticator"] = {
             "client_id": oidc["clientId"],
+            "client_secret": _client_secret(site, oidc, secrets),
             "oauth_callback_url": f"https://hub.{site.config.get('domain')}/hub/oauth_callback",
-            "authorize_url": f"{issuer}/authorize",
-            "token_url": f"{issuer}/token",
-            "userdata_url": f"{issuer}/userinfo",
+            "authorize_url": issuer + authorize,
+            "token_url": issuer + token,
+            "userdata_url": issuer + userinfo,
             "scope": ["openid", "profile", "email"],
             "username_claim": oidc.get("usernameClaim", "preferred_username"),
             "allowed_groups": oidc.get("allowedGroups", []),
         }
-        if "oidc.clientSecret" in secrets:
-            config["GenericOAuthenticator"]["client_secret"] = secrets["oidc.clientSecret"]
     else:
         config["JupyterHub"] = {"authenticator_class": "dummy"}
         config["Authenticator"]["allow_all"] = True
@@ -229,6 +268,8 @@ def _batch(site: Site, secrets: Secrets) -> Values:
         values["job"].update(cpu=str(spec["job"]["cpu"]), memory=spec["job"]["memory"])
     if spec.get("workers"):
         values["htcondor"]["workers"] = {"count": spec["workers"]}
+    if site.federation is not None:
+        values["htcondor"]["flocking"] = site.federation["flocking"]
     return values
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,20 +28,25 @@ from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
 from sitebox.options import context_option, kubeconfig_option
 from sitebox.preflight import checks
+from sitebox.validate.commands import after_install
 
 
-def _connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:
+def connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:
     kube = Kube(kubeconfig, context)
     kube.server_version()  # an unreachable cluster fails here, before any work
     return kube, Helm(kubeconfig, context)
 
 
-def _preflight(site: Site, kube: Kube) -> None:
+def _warn(text: str) -> None:
+    console.err.print(f"warning: {text}", markup=False)
+
+
+def preflight(site: Site, kube: Kube, warn: Callable[[str], None] = _warn) -> None:
     """The preflight checks, first: a failed one stops the run before anything is applied."""
     results = checks.run(site, kube)
     for result in results:
         if result.status == checks.WARN:
-            console.err.print(f"warning: {result.name}: {result.detail}", markup=False)
+            warn(f"{result.name}: {result.detail}")
     failed = [r for r in results if r.status == checks.FAIL]
     if failed:
         raise SiteboxError(
@@ -55,7 +60,7 @@ def _preflight(site: Site, kube: Kube) -> None:
 def _prepared(
     site: Site, kube: Kube, skip_unavailable: bool, bundle: Path | None
 ) -> Iterator[renderer.SiteRender]:
-    _preflight(site, kube)
+    preflight(site, kube)
     console.err.print("composing and rendering", markup=False)
     with tempfile.TemporaryDirectory() as tmp:
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
@@ -74,6 +79,8 @@ def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) ->
             markup=False,
         )
     for outcome in outcomes:
+        if outcome.recovered:
+            console.err.print(f"{outcome.release}: {outcome.recovered}", markup=False)
         verb = "installed/upgraded to" if outcome.changed else "unchanged at"
         console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
     console.err.print(
@@ -98,15 +105,23 @@ def install_cmd(
 ) -> None:  # fmt: skip
     """Install a site (both releases); running it again changes nothing."""
     site = load_site(site_file, profile)
-    kube, helm = _connect(kubeconfig, context)
+    kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, skip_unavailable, bundle) as result:
         _apply(result, kube, helm, timeout)
+    after_install(kubeconfig, context)
 
 
-def _installed_distribution(kube: Kube) -> str | None:
+def check_upgrade_path(site: Site, kube: Kube) -> None:
+    """Refuse to skip distribution versions: the target must upgrade from the installed one."""
     info = kube.get("v1", "ConfigMap", site_status.SITE_INFO, SITE_NAMESPACE) or {}
-    version = info.get("data", {}).get("distribution")
-    return str(version) if version else None
+    installed = info.get("data", {}).get("distribution")
+    target = site.distribution
+    if installed and installed != target.version and installed not in target.upgrades_from:
+        raise SiteboxError(
+            f"distribution {installed} cannot be upgraded to {target.version} directly",
+            hint=f"{target.version} upgrades from: {', '.join(target.upgrades_from) or 'none'}; "
+            "upgrade through the versions in between",
+        )
 
 
 @click.command("upgrade")
@@ -124,20 +139,14 @@ def upgrade_cmd(
 ) -> None:  # fmt: skip
     """Show what would change, ask, then upgrade; secrets and volumes are kept."""
     site = load_site(site_file, profile)
-    kube, helm = _connect(kubeconfig, context)
-    installed = _installed_distribution(kube)
-    target = site.distribution
-    if installed and installed != target.version and installed not in target.upgrades_from:
-        raise SiteboxError(
-            f"distribution {installed} cannot be upgraded to {target.version} directly",
-            hint=f"{target.version} upgrades from: {', '.join(target.upgrades_from) or 'none'}; "
-            "upgrade through the versions in between",
-        )
+    kube, helm = connect(kubeconfig, context)
+    check_upgrade_path(site, kube)
     with _prepared(site, kube, skip_unavailable, bundle) as result:
         _show_changes(result, helm)
         if not yes and not click.confirm("apply these changes?", default=False, err=True):
             raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
         _apply(result, kube, helm, timeout)
+    after_install(kubeconfig, context)
 
 
 def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:
@@ -159,7 +168,7 @@ def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 def status_cmd(kubeconfig: Path | None, context: str | None, output: str) -> None:
     """Releases, distribution, profile, component health, endpoints; exit 1 unless healthy."""
-    kube, helm = _connect(kubeconfig, context)
+    kube, helm = connect(kubeconfig, context)
     info = site_status.collect(kube, helm)
     if output == "json":
         console.emit_json(info)
@@ -197,7 +206,7 @@ def rollback_cmd(
     revision: int | None, kubeconfig: Path | None, context: str | None, timeout: str
 ) -> None:
     """Roll the site release back to REVISION (default: the previous one)."""
-    _, helm = _connect(kubeconfig, context)
+    _, helm = connect(kubeconfig, context)
     current = helm.current("sitebox", SITE_NAMESPACE)
     target = revision or current.revision - 1
     if target < 1 or target >= current.revision:
@@ -218,7 +227,7 @@ def uninstall_cmd(
     kubeconfig: Path | None, context: str | None, purge_data: bool, yes: bool
 ) -> None:
     """Remove both releases. Volumes (PVCs) and secrets are kept unless --purge-data."""
-    kube, helm = _connect(kubeconfig, context)
+    kube, helm = connect(kubeconfig, context)
     if purge_data and not yes:
         click.confirm(
             "delete every volume claim of the site and its secrets, for good?", abort=True, err=True

@@ -26,6 +26,7 @@ from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
+from sitebox.lifecycle import lock
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import ERROR
 
@@ -37,6 +38,7 @@ class Outcome:
     release: str
     revision: int
     changed: bool
+    recovered: str | None = None  # what an interrupted earlier run had left, and what was done
 
 
 def _check(result: renderer.SiteRender, skip_unavailable: bool) -> None:
@@ -131,7 +133,8 @@ def prepared(
     """The site composed, rendered and checked, with the stored secrets (and any new
     ones, not yet stored); nothing on the cluster changes here."""
     store = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
-    secrets = secret_store.ensure(store, site.enabled(), persist=False)
+    given = secret_store.supplied(site.config)
+    secrets = secret_store.ensure(store, site.enabled(), persist=False, given=given)
     with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
         result = renderer.render(site, secrets, Path(tmp), bundle_charts)
         _check(result, skip_unavailable)
@@ -141,9 +144,17 @@ def prepared(
 def apply(
     result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str = "10m"
 ) -> list[Outcome]:
-    """Install or upgrade both releases of a prepared render, system first."""
-    say("storing secrets")
+    """Install or upgrade both releases of a prepared render, system first, holding the
+    cluster's operation lease throughout."""
     _system_namespace(kube)
+    with lock.held(kube, f"install/upgrade of site {result.site.name}"):
+        return _apply(result, kube, helm, say, timeout)
+
+
+def _apply(
+    result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str
+) -> list[Outcome]:
+    say("storing secrets")
     # Stored before any release uses them: an interrupted install reuses, never regenerates.
     secret_store.persist(secret_store.ClusterStore(kube, SYSTEM_NAMESPACE), result.secrets)
     crds = [
@@ -154,9 +165,12 @@ def apply(
         kube.apply_crds(crds)
     outcomes = []
     for release in result.releases:
+        recovered = helm.recover(release.name, release.namespace, timeout)
+        if recovered:
+            say(f"{release.name}: {recovered}")
         unchanged = _unchanged(helm, release)
         if unchanged is not None:
-            outcomes.append(Outcome(release.name, unchanged, changed=False))
+            outcomes.append(Outcome(release.name, unchanged, changed=False, recovered=recovered))
             continue
         say(f"installing {release.name}")
         stop = threading.Event()
@@ -178,5 +192,5 @@ def apply(
         finally:
             stop.set()
             watcher.join(timeout=5)
-        outcomes.append(Outcome(release.name, revision.revision, changed=True))
+        outcomes.append(Outcome(release.name, revision.revision, True, recovered))
     return outcomes

@@ -27,6 +27,8 @@ class Site:
     overrides: dict[str, dict[str, Any]]  # per component: the site's raw chart values
     requires: dict[str, Any]
     source: Path | None
+    # Set by `sitebox fleet` for a site of a fleet: its peers, the shared issuer, flocking.
+    federation: dict[str, Any] | None = None
 
     def enabled(self) -> list[str]:
         return [name for name, spec in self.components.items() if spec.get("enabled")]

@@ -1,0 +1,191 @@
+"""``sitebox fleet validate | plan | install | upgrade | status``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from sitebox import console
+from sitebox.config.suggest import did_you_mean
+from sitebox.errors import SiteboxError
+from sitebox.fleet import loader, ops, runner
+from sitebox.fleet.model import Fleet, FleetSite
+from sitebox.fleet.report import SiteReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(command: F) -> F:
+    for option in reversed(
+        (
+            click.option(
+                "--file", "-f", "fleet_file", type=click.Path(dir_okay=False, path_type=Path),
+                default=Path("fleet.yaml"), show_default=True, help="The fleet file.",
+            ),
+            click.option("--sites", help="Only these sites, comma-separated (default: all)."),
+            click.option(
+                "--parallel", type=click.IntRange(1, 64), default=4, show_default=True,
+                help="Sites handled at once.",
+            ),
+        )
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+_output = click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+_skip = click.option(
+    "--skip-unavailable", is_flag=True, help="Install what has its chart here; list the rest."
+)
+_timeout = click.option("--timeout", default="10m", show_default=True, help="Per release.")
+
+
+def _members(fleet: Fleet, sites: str | None) -> list[FleetSite]:
+    wanted = [s.strip() for s in sites.split(",") if s.strip()] if sites else []
+    known = [s.name for s in fleet.sites]
+    for name in wanted:
+        if name not in known:
+            guess = did_you_mean(name, known)
+            raise SiteboxError(
+                f"--sites names {name!r}, which is not a site of fleet {fleet.name!r}",
+                hint=f"did you mean {guess!r}?" if guess else f"the sites are: {', '.join(known)}",
+            )
+    return fleet.select(wanted)
+
+
+def _summary(fleet: Fleet, reports: list[SiteReport]) -> None:
+    pinned = {m.name for m in fleet.sites if m.pinned}
+    table = Table("site", "revision", "distribution", "health", "drift", "result")
+    for r in reports:
+        version = (r.distribution or "-") + (" (pinned)" if r.site in pinned else "")
+        drift = str(len(r.drift)) if r.drift else "none"
+        result = "[green]ok" if r.whole else f"[red]{r.why}"
+        table.add_row(r.site, str(r.revision or "-"), version, r.health, drift, result)
+    console.out.print(table)
+
+
+def _details(reports: list[SiteReport]) -> None:
+    for r in reports:
+        lines = [f"  note: {n}" for n in r.notes]
+        if r.error:
+            lines.append(f"  error: {r.error}")
+            if r.hint:
+                lines.append(f"    fix: {r.hint}")
+        for item in r.drift:
+            lines.append(f"  drift: {item.what}\n{item.detail}")
+        if lines:
+            console.out.print(f"{r.site}:\n" + "\n".join(lines), markup=False, highlight=False)
+
+
+def _finish(reports: list[SiteReport], output: str, fleet: Fleet, table: bool = True) -> None:
+    if output == "json":
+        console.emit_json({"fleet": fleet.name, "sites": [r.as_dict() for r in reports]})
+    elif table:
+        _summary(fleet, reports)
+        _details(reports)
+    broken = [r for r in reports if not r.whole]
+    if broken:
+        raise SiteboxError(
+            f"the fleet is not whole: {len(broken)} of {len(reports)} site(s): "
+            + "; ".join(f"{r.site} ({r.why})" for r in broken),
+            hint="the details above say why for each site; the other sites were handled",
+        )
+
+
+@click.group("fleet")
+def fleet() -> None:
+    """Many sites as one: a fleet.yaml of sites, what they share, and how they federate."""
+
+
+@fleet.command("plan")
+@_common
+@_output
+def plan_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
+    """What install would change on each site (reads only)."""
+    loaded = loader.load(fleet_file)
+    reports = runner.run(_members(loaded, sites), ops.plan, ops.Options(), parallel)
+    if output == "text":
+        _show_plan(reports)
+    _finish(reports, output, loaded, table=False)
+
+
+def _show_plan(reports: list[SiteReport]) -> None:
+    releases = sorted({name for r in reports for name in r.changes})
+    table = Table("site", *releases, "result")
+    for r in reports:
+        cells = ["; ".join(r.changes.get(name, ["-"])) for name in releases]
+        table.add_row(r.site, *cells, "[green]ok" if r.whole else f"[red]{r.why}")
+    console.out.print(table)
+    for r in reports:
+        if r.diffs:
+            console.out.print(f"--- {r.site}", markup=False)
+            for text in r.diffs:
+                console.out.print(text, markup=False, highlight=False)
+    _details(reports)
+
+
+@fleet.command("install")
+@_common
+@_skip
+@_timeout
+def install_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, skip_unavailable: bool, timeout: str
+) -> None:
+    """Install every site concurrently; a failing site does not stop the others."""
+    loaded = loader.load(fleet_file)
+    options = ops.Options(skip_unavailable, timeout)
+    reports = runner.run(_members(loaded, sites), ops.install, options, parallel)
+    _finish(reports, "text", loaded)
+
+
+@fleet.command("upgrade")
+@_common
+@_skip
+@_timeout
+@click.option("--rolling", is_flag=True, help="A few sites at a time; stop at the first failure.")
+@click.option(
+    "--step", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="Sites per group of a rolling upgrade.",
+)  # fmt: skip
+@click.option("--yes", "-y", is_flag=True, help="Do not show the plan and ask first.")
+def upgrade_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, skip_unavailable: bool, timeout: str,
+    rolling: bool, step: int, yes: bool,
+) -> None:  # fmt: skip
+    """Show what changes, ask, upgrade; --rolling stops at the first failing site."""
+    loaded = loader.load(fleet_file)
+    members = _members(loaded, sites)
+    if not yes:
+        _show_plan(runner.run(members, ops.plan, ops.Options(), parallel))
+        if not click.confirm("upgrade these sites?", default=False, err=True):
+            raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+    options = ops.Options(skip_unavailable, timeout)
+    if rolling:
+        reports = runner.rolling(members, ops.upgrade, options, step)
+    else:
+        reports = runner.run(members, ops.upgrade, options, parallel)
+    _finish(reports, "text", loaded)
+
+
+@fleet.command("status")
+@_common
+@_output
+def status_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
+    """Per site: revision, distribution, health, and drift from the fleet file."""
+    loaded = loader.load(fleet_file)
+    reports = runner.run(_members(loaded, sites), ops.status, ops.Options(), parallel)
+    _finish(reports, output, loaded)
+
+
+@fleet.command("validate")
+@_common
+@_output
+def validate_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
+    """The fleet file, then on each site the `sitebox validate` suite and its peers."""
+    loaded = loader.load(fleet_file)
+    reports = runner.run(_members(loaded, sites), ops.validate, ops.Options(), parallel)
+    _finish(reports, output, loaded)

@@ -1,0 +1,164 @@
+"""One site's part of a fleet command, run in a thread with its own Kube and Helm.
+
+Each function is the single-site lifecycle (``sitebox.lifecycle``) called in
+process, with progress going to the site's line instead of the terminal.
+A ``SiteboxError`` here ends this site only; the runner records it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sitebox.compose import diff
+from sitebox.compose.render import SiteRender
+from sitebox.compose.values import SITE_NAMESPACE
+from sitebox.fleet import drift
+from sitebox.fleet.model import FleetSite
+from sitebox.fleet.report import HEALTHY, SiteReport
+from sitebox.helm import Helm
+from sitebox.kube import Kube
+from sitebox.lifecycle import install as installer
+from sitebox.lifecycle import status as site_status
+from sitebox.lifecycle.commands import check_upgrade_path, connect, preflight
+from sitebox.validate import runner as suite
+from sitebox.validate.commands import summary
+
+Say = Callable[[str], None]
+ACTIONS = ("add", "change", "remove")
+FEDERATION = "sitebox-federation"
+# The validation suite runs pytest in this process, which redirects stdout and keeps
+# global state: one site's suite at a time, while the other sites do the rest.
+_SUITE = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Options:
+    skip_unavailable: bool = False
+    timeout: str = "10m"
+
+
+Operation = Callable[[FleetSite, Options, Say], SiteReport]
+
+
+def _connect(member: FleetSite, say: Say) -> tuple[Kube, Helm]:
+    say("connecting")
+    return connect(member.kubeconfig, member.context)
+
+
+def _left_out(result: SiteRender, report: SiteReport) -> None:
+    report.notes += [
+        f"left out: {c.name} ({c.chart.name} {c.chart.version} is not on this machine)"
+        for c in result.missing
+    ]
+
+
+def _record_state(report: SiteReport, kube: Kube, helm: Helm) -> bool:
+    """Revision, distribution and health as the site reports them; False if not installed."""
+    info = site_status.collect(kube, helm)
+    site = next(r for r in info["releases"] if r["release"] == "sitebox")
+    report.revision = site.get("revision")
+    report.distribution = info["distribution"]
+    if not site["installed"]:
+        report.health = "not installed"
+        return False
+    waiting = [f"{n}: {h['waiting']}" for n, h in info["components"].items() if h.get("waiting")]
+    report.health = (
+        HEALTHY if info["healthy"] else "unhealthy" + (f" ({waiting[0]})" if waiting else "")
+    )
+    return True
+
+
+def plan(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """What install would change on the site; reads only."""
+    report = SiteReport(member.name)
+    kube, helm = _connect(member, say)
+    say("rendering")
+    with installer.prepared(member.site, kube, skip_unavailable=True) as result:
+        _left_out(result, report)
+        for release in result.releases:
+            say(f"comparing {release.name}")
+            installed = helm.manifest(release.name, release.namespace)
+            found = diff.changes(installed or [], release.manifests, release.namespace)
+            counts = {a: sum(1 for c in found if c.action == a) for a in ACTIONS}
+            state = "installed" if installed is not None else "not installed"
+            summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n) or "no changes"
+            report.changes[release.name] = [f"{state}: {summary}"]
+            report.diffs += [result.secrets.redact(c.diff) for c in found if c.diff]
+    return report
+
+
+def _install(member: FleetSite, options: Options, say: Say, upgrade: bool) -> SiteReport:
+    report = SiteReport(member.name, checked_health=True)
+    kube, helm = _connect(member, say)
+    if upgrade:
+        check_upgrade_path(member.site, kube)
+    say("preflight")
+    preflight(member.site, kube, warn=report.notes.append)
+    say("composing and rendering")
+    with installer.prepared(member.site, kube, options.skip_unavailable) as result:
+        _left_out(result, report)
+        outcomes = installer.apply(result, kube, helm, say=say, timeout=options.timeout)
+    report.notes += [
+        f"{o.release}: {'installed/upgraded to' if o.changed else 'unchanged at'} revision "
+        f"{o.revision}"
+        for o in outcomes
+    ]
+    _record_state(report, kube, helm)
+    return report
+
+
+def install(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    return _install(member, options, say, upgrade=False)
+
+
+def upgrade(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """As install, but never across distribution versions the target does not upgrade from."""
+    return _install(member, options, say, upgrade=True)
+
+
+def status(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """Health, and drift from what the fleet file renders for the site; reads only."""
+    report = SiteReport(member.name, checked_health=True)
+    kube, helm = _connect(member, say)
+    say("reading status")
+    if not _record_state(report, kube, helm):
+        return report
+    say("checking drift")
+    with installer.prepared(member.site, kube, skip_unavailable=True) as result:
+        _left_out(result, report)
+        report.drift = drift.find(result, kube, helm, report.distribution)
+    return report
+
+
+def _federation_problem(member: FleetSite, kube: Kube) -> str | None:
+    """The one check a single site cannot make: it knows the peers the fleet file names."""
+    config = kube.get("v1", "ConfigMap", FEDERATION, SITE_NAMESPACE)
+    if config is None:
+        return f"no {FEDERATION} ConfigMap: the site was not installed as part of this fleet"
+    listed = sorted(p["name"] for p in json.loads(config.get("data", {}).get("peers", "[]")))
+    expected = sorted(p["name"] for p in (member.site.federation or {}).get("peers", []))
+    return None if listed == expected else f"peers listed {listed}, the fleet has {expected}"
+
+
+def validate(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """The `sitebox validate` suite on the site, and its federation ConfigMap's peers."""
+    report = SiteReport(member.name, checked_health=True)
+    kube, helm = _connect(member, say)
+    if not _record_state(report, kube, helm):
+        return report
+    say("waiting for the validation suite")
+    with _SUITE:
+        say("validating")
+        checks = suite.run_site(member.kubeconfig, member.context)
+    report.notes.append(f"validation: {summary(checks)}")
+    problems = [f"{c.name}: {c.detail.splitlines()[0] if c.detail else 'failed'}"
+                for c in checks if c.status == suite.FAILED]  # fmt: skip
+    federated = _federation_problem(member, kube)
+    problems += [f"federation: {federated}"] if federated else []
+    if problems:
+        report.error = "validation failed: " + "; ".join(problems)
+        report.hint = "fix what each failed check names; `sitebox fleet validate` checks again"
+    return report

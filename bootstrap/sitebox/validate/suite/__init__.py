@@ -1,0 +1,1 @@
+"""The checks of `sitebox validate`, one pytest module per concern."""

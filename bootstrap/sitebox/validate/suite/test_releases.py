@@ -1,0 +1,25 @@
+"""Both Helm releases are installed and their current revision is deployed."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitebox.compose.render import RELEASES
+from sitebox.helm import Helm, HelmError
+from sitebox.validate.suite.verdict import fail_on
+
+
+@pytest.mark.parametrize(
+    ("release", "namespace"), [pytest.param(n, ns, id=n) for _, n, ns in RELEASES]
+)
+def test_release_deployed(helm: Helm, release: str, namespace: str) -> None:
+    try:
+        revision = helm.current(release, namespace)
+    except HelmError as exc:
+        fail_on([f"release {namespace}/{release}: {exc.message}"], "run `sitebox install`")
+        return
+    if revision.status != "deployed":
+        fail_on(
+            [f"release {release} revision {revision.revision} is {revision.status}"],
+            "`sitebox upgrade` again, or `sitebox rollback` to the last deployed revision",
+        )

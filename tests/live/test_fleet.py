@@ -1,0 +1,237 @@
+"""`sitebox fleet` on three sim clusters with different profiles and node pools.
+
+The tests run in file order on one fleet: install, status, plan, drift, a failing
+site, a rolling upgrade, then bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitebox.compose.values import SITE_NAMESPACE
+from sitebox.kube import Kube
+from tests.conftest import Run, run_sitebox
+
+pytestmark = pytest.mark.live
+
+ISSUER = "https://iam.example.org/"
+POOLS = """pools:
+  - name: batch
+    count: 2
+    cpu: "16"
+    memory: 64Gi
+    labels: {sitebox.io/pool: batch}
+"""
+# alpha and beta: demo with HTCondor pools flocking to each other; gamma: tier3 on a
+# labelled pool. beta is second, so a rolling upgrade that fails there leaves gamma.
+FLEET = """apiVersion: sitebox.io/v1
+kind: Fleet
+name: live
+shared:
+  identity: {{issuer: "{issuer}", clientId: sitebox}}
+  cvmfs: {{repositories: [atlas.cern.ch]}}
+base:
+  components:
+    hub: {{enabled: false}}
+    dask: {{enabled: false}}
+    storage: {{enabled: false}}
+sites:
+  - name: alpha
+    kubeconfig: {alpha}
+    profile: demo
+    overrides:
+      domain: alpha.example.org
+      components:
+        batch: {{mode: htcondor, workers: {workers}, quota: {{cpu: '8', memory: 16Gi}},
+                 job: {{cpu: 500m, memory: 1Gi}}}}
+  - name: beta
+    kubeconfig: {beta}
+    profile: demo
+    overrides:
+      domain: beta.example.org
+      components:
+        batch: {{mode: htcondor, workers: {workers}, quota: {{cpu: '8', memory: 16Gi}},
+                 job: {{cpu: 500m, memory: 1Gi}}}}
+  - name: gamma
+    kubeconfig: {gamma}
+    profile: tier3
+    overrides:
+      storage: {{sharedClassName: shared}}
+      nodePools: [{{name: batch, selector: {{sitebox.io/pool: batch}}, for: [batch]}}]
+federation:
+  flocking:
+    - {{from: alpha, to: [beta]}}
+    - {{from: beta, to: [alpha]}}
+"""
+
+
+@dataclass(frozen=True)
+class Fleet:
+    folder: Path
+    kubeconfigs: dict[str, Path]
+    env: dict[str, str]
+
+    def write(self, issuer: str = ISSUER, workers: int = 1) -> Path:
+        path = self.folder / "fleet.yaml"
+        paths = {k: str(v) for k, v in self.kubeconfigs.items()}
+        path.write_text(FLEET.format(issuer=issuer, workers=workers, **paths))
+        return path
+
+    def run(self, *args: str, fleet_file: Path | None = None) -> Run:
+        target = fleet_file or self.folder / "fleet.yaml"
+        return run_sitebox("fleet", *args, "-f", str(target), env=self.env, timeout=900)
+
+    def kube(self, site: str) -> Kube:
+        return Kube(self.kubeconfigs[site])
+
+
+def _kubeconfig(name: str, env: dict[str, str]) -> Path:
+    return Path(run_sitebox("cluster", "kubeconfig", "--name", name, env=env).out.strip())
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    tools_ready: None, state_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
+    folder = tmp_path_factory.mktemp("fleet")
+    pools = folder / "pools.yaml"
+    pools.write_text(POOLS)
+    started = []
+    try:
+        pair = run_sitebox("cluster", "up", "--name", "fleet", "--sites", "2", "--nodes",
+                           "2x8cpu-32Gi", env=state_env, timeout=600)  # fmt: skip
+        assert pair.code == 0, pair.err
+        started += ["fleet-1", "fleet-2"]
+        third = run_sitebox("cluster", "up", "--name", "fleet-pool", "--node-pools", str(pools),
+                            env=state_env, timeout=600)  # fmt: skip
+        assert third.code == 0, third.err
+        started.append("fleet-pool")
+        names = {"alpha": "fleet-1", "beta": "fleet-2", "gamma": "fleet-pool"}
+        configs = {site: _kubeconfig(name, state_env) for site, name in names.items()}
+        made = Fleet(folder, configs, state_env)
+        made.write()
+        yield made
+    finally:
+        for name in started:
+            run_sitebox("cluster", "down", "--name", name, env=state_env)
+
+
+def status(fleet: Fleet, *args: str) -> tuple[Run, dict[str, dict[str, Any]]]:
+    result = fleet.run("status", "-o", "json", *args)
+    return result, {s["site"]: s for s in json.loads(result.out)["sites"]}
+
+
+def test_install_brings_every_site_up(fleet: Fleet) -> None:
+    result = fleet.run("install", "--skip-unavailable")
+    assert result.code == 0, result.err + result.out
+    for site in ("alpha", "beta", "gamma"):
+        assert f"{site}: done" in result.err
+    federation = fleet.kube("alpha").get("v1", "ConfigMap", "sitebox-federation", SITE_NAMESPACE)
+    assert federation is not None
+    assert federation["data"]["issuer"] == ISSUER
+    assert {p["name"] for p in json.loads(federation["data"]["peers"])} == {"beta", "gamma"}
+    condor = fleet.kube("beta").get("v1", "ConfigMap", "sitebox-batch-condor-config", "batch")
+    assert condor is not None
+    assert "FLOCK_TO = condor.alpha.example.org:9618" in condor["data"]["50-sitebox.conf"]
+
+
+def test_status_shows_every_site_healthy_without_drift(fleet: Fleet) -> None:
+    result, sites = status(fleet)
+    assert result.code == 0, result.err
+    assert set(sites) == {"alpha", "beta", "gamma"}
+    for name, site in sites.items():
+        assert site["health"] == "healthy", name
+        assert site["drift"] == [], (name, site["drift"])
+        assert (site["revision"], site["distribution"]) == (1, "2026.11"), name
+
+
+def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:
+    changed = fleet.write(issuer="https://login.example.net/")
+    try:
+        result = fleet.run("plan", fleet_file=changed)
+    finally:
+        fleet.write()
+    assert result.code == 0, result.err
+    sections = result.out.split("\n--- ")  # one per site: "--- <site>" then its diffs
+    for site in ("alpha", "beta", "gamma"):
+        section = next(s for s in sections if s.startswith(f"{site}\n"))
+        assert "+  issuer: https://login.example.net/" in section, site
+
+
+def test_a_hand_edit_on_one_site_is_reported_as_drift(fleet: Fleet) -> None:
+    kube = fleet.kube("gamma")
+    patch = {"data": {"issuer": "https://rogue.example.com/"}}
+    kube.core.patch_namespaced_config_map("sitebox-federation", SITE_NAMESPACE, patch)
+    try:
+        result, sites = status(fleet)
+    finally:
+        restore = {"data": {"issuer": ISSUER}}
+        kube.core.patch_namespaced_config_map("sitebox-federation", SITE_NAMESPACE, restore)
+    assert result.code == 1
+    assert "the fleet is not whole: 1 of 3 site(s): gamma" in result.err
+    drift = sites["gamma"]["drift"]
+    assert [d["what"] for d in drift] == ["ConfigMap sitebox/sitebox-federation"]
+    expected = "data.issuer: fleet 'https://iam.example.org/', cluster 'https://rogue.example.com/'"
+    assert expected in drift[0]["diff"]
+    assert sites["alpha"]["whole"] and sites["beta"]["whole"]
+
+
+def _cordon(fleet: Fleet, site: str) -> None:
+    kube = fleet.kube(site)
+    for node in kube.nodes():
+        kube.core.patch_node(node["metadata"]["name"], {"spec": {"unschedulable": True}})
+
+
+def test_an_unschedulable_site_fails_alone(fleet: Fleet) -> None:
+    _cordon(fleet, "beta")
+    fleet.write(issuer="https://login.example.net/", workers=2)
+    # The cordoned site fails fast (preflight sees no schedulable capacity); the others get
+    # a timeout long enough for a loaded 2-core machine.
+    result = fleet.run("install", "--skip-unavailable", "--timeout", "5m")
+    assert result.code == 1
+    assert "the fleet is not whole: 1 of 3 site(s): beta" in result.err
+    assert "preflight failed; nothing was applied" in result.out
+    _, sites = status(fleet)
+    assert sites["alpha"]["revision"] == sites["gamma"]["revision"] == 2
+    assert sites["beta"]["drift"], "beta still runs what the fleet file no longer says"
+
+
+def test_a_rolling_upgrade_stops_at_the_first_failing_site(fleet: Fleet) -> None:
+    fleet.write(issuer="https://login.example.net/", workers=3)
+    result = fleet.run("upgrade", "--rolling", "--yes", "--skip-unavailable", "--timeout", "5m")
+    assert result.code == 1
+    assert "gamma (not started: the rolling run stopped at beta)" in result.err
+    _, sites = status(fleet)
+    assert sites["alpha"]["revision"] == 3
+    assert sites["gamma"]["revision"] == 2, "the sites after the failure keep their revision"
+
+
+def test_bad_sites_get_a_message_each_and_the_good_one_is_handled(fleet: Fleet) -> None:
+    closed = fleet.folder / "closed.kubeconfig"
+    closed.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
+    )
+    bad = fleet.folder / "bad.yaml"
+    bad.write_text(
+        "apiVersion: sitebox.io/v1\nkind: Fleet\nname: bad\nsites:\n"
+        f"  - {{name: alpha, profile: demo, kubeconfig: {fleet.kubeconfigs['alpha']}}}\n"
+        f"  - {{name: ghost, profile: demo, kubeconfig: {fleet.kubeconfigs['alpha']},"
+        " context: nope}\n"
+        f"  - {{name: closed, profile: demo, kubeconfig: {closed}}}\n"
+    )
+    result = fleet.run("status", "-o", "json", fleet_file=bad)
+    assert result.code == 1
+    sites = {s["site"]: s for s in json.loads(result.out)["sites"]}
+    assert sites["alpha"]["error"] is None and sites["alpha"]["health"] == "healthy"
+    assert "nope" in sites["ghost"]["error"] and "cannot load kubeconfig" in sites["ghost"]["error"]
+    assert "cannot reach the API server" in sites["closed"]["error"]
+    assert "Traceback" not in result.err

@@ -1,0 +1,99 @@
+"""Fixtures for the node playbook tests: a Debian root filesystem reached through chroot.
+
+The tests need root (chroot) and debootstrap. Outside CI a missing prerequisite
+skips them with the reason; under CI (``CI`` set) it fails them, so a green CI run
+means the playbooks really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Run, run_sitebox
+from tests.nodes import testbed
+
+# Offline, and no "apply now" steps: nothing reaches the kernel or services of the
+# machine running the tests. The package lists in the image are as old as the
+# image, and must be accepted as they are so apt needs no network.
+TEST_VARS = {
+    "sitebox_apply_runtime": False,
+    "sitebox_firewall": "ufw",
+    "sitebox_ntp_servers": ["ntp.example.org"],
+    "sitebox_cvmfs_host_mount": True,
+    "sitebox_cvmfs_proxy": "http://squid.example.org:3128",
+    "sitebox_apt_cache_valid_time": 10 * 365 * 24 * 3600,
+}
+SITE = """\
+apiVersion: sitebox.io/v1
+kind: Site
+name: uni
+profile: demo
+distribution: "2026.11"
+domain: example.org
+cvmfs:
+  repositories: [atlas.cern.ch, sft.cern.ch]
+"""
+
+
+def _missing_prerequisite() -> str | None:
+    if os.geteuid() != 0:
+        return "the node tests need root (they chroot into a debootstrapped root filesystem)"
+    for tool in ("debootstrap", "chroot", "tar"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install debootstrap; `make test` does it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def testbed_image() -> Path:
+    missing = _missing_prerequisite()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    return testbed.build()
+
+
+def fresh_root(image: Path, folder: Path) -> Path:
+    return testbed.extract(image, folder / "root")
+
+
+def write_inventory(folder: Path, root: Path, **extra: object) -> Path:
+    path = folder / "nodes.yaml"
+    host = {"address": str(root), "role": "server", "connection": "chroot"}
+    data = {"vars": {**TEST_VARS, **extra}, "hosts": {"node1": host}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def write_site(folder: Path) -> Path:
+    path = folder / "site.yaml"
+    path.write_text(SITE)
+    return path
+
+
+def prepare(inventory: Path, site: Path, *flags: str) -> Run:
+    return run_sitebox(
+        "nodes", "prepare", "-i", str(inventory), "-f", str(site), "--offline", *flags,
+        timeout=900,
+    )  # fmt: skip
+
+
+def verify(inventory: Path, site: Path, *flags: str) -> Run:
+    return run_sitebox(
+        "nodes", "verify", "-i", str(inventory), "-f", str(site), "--offline", *flags
+    )
+
+
+@pytest.fixture
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder for one root filesystem, removed afterwards (they are ~700 MB each)."""
+    folder = tmp_path_factory.mktemp("node")
+    yield folder
+    testbed.remove(folder)

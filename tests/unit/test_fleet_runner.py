@@ -1,0 +1,104 @@
+"""The fleet runner, drift comparison and cluster naming, without a cluster."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from sitebox.cluster.commands import _site_names
+from sitebox.errors import SiteboxError
+from sitebox.fleet import drift, loader, runner
+from sitebox.fleet.model import FleetSite
+from sitebox.fleet.ops import Options, Say
+from sitebox.fleet.report import HEALTHY, SiteReport
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.unit
+
+MEMBERS = loader.load(FIXTURES / "fleet" / "fleet.yaml").sites  # alpha, beta, gamma
+
+
+def failing_at(name: str, seen: list[str]) -> Any:
+    lock = threading.Lock()
+
+    def operation(member: FleetSite, options: Options, say: Say) -> SiteReport:
+        with lock:
+            seen.append(member.name)
+        if member.name == name:
+            raise SiteboxError(f"{name} is unschedulable", hint="add nodes")
+        return SiteReport(member.name, revision=2, health=HEALTHY, checked_health=True)
+
+    return operation
+
+
+def test_one_failing_site_does_not_stop_the_others() -> None:
+    seen: list[str] = []
+    reports = runner.run(MEMBERS, failing_at("beta", seen), Options(), parallel=2)
+    assert sorted(seen) == ["alpha", "beta", "gamma"]
+    assert [r.site for r in reports] == ["alpha", "beta", "gamma"], "reports in fleet order"
+    assert [r.whole for r in reports] == [True, False, True]
+    assert reports[1].why == "beta is unschedulable" and reports[1].hint == "add nodes"
+
+
+def test_a_rolling_run_stops_at_the_first_failing_site() -> None:
+    seen: list[str] = []
+    reports = runner.rolling(MEMBERS, failing_at("beta", seen), Options(), step=1)
+    assert seen == ["alpha", "beta"], "gamma is never touched"
+    assert reports[2].error == "not started: the rolling run stopped at beta"
+    assert reports[0].whole and not reports[2].whole
+
+
+def test_a_rolling_run_in_groups_finishes_the_group_then_stops() -> None:
+    seen: list[str] = []
+    reports = runner.rolling(MEMBERS, failing_at("alpha", seen), Options(), step=2)
+    assert sorted(seen) == ["alpha", "beta"]
+    assert reports[1].whole and "stopped at alpha" in (reports[2].error or "")
+
+
+def test_unhealthy_or_drifted_sites_are_not_whole() -> None:
+    assert not SiteReport("a", health="unhealthy", checked_health=True).whole
+    drifted = SiteReport("a", health=HEALTHY, checked_health=True,
+                         drift=[drift.Drift("ConfigMap x/y", "  data.a: ...")])  # fmt: skip
+    assert not drifted.whole and drifted.why == "1 difference(s) from the fleet file"
+    assert SiteReport("a").whole, "plan and install do not count health"
+
+
+def get_from(objects: dict[str, dict[str, Any]]) -> Any:
+    return lambda api, kind, name, namespace: objects.get(f"{kind}/{namespace}/{name}")
+
+
+HARD = {"requests.cpu": "0.5", "requests.memory": "1024Mi", "pods": "20"}
+QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "budget"},
+         "spec": {"hard": HARD}}  # fmt: skip
+
+
+def live_quota(**hard: str) -> dict[str, Any]:
+    spec = {"hard": {"requests.cpu": "500m", "requests.memory": "1Gi", "pods": "20", **hard}}
+    return {**QUOTA, "metadata": {"name": "budget", "uid": "u1"}, "spec": spec,
+            "status": {"used": {}}}  # fmt: skip
+
+
+def test_respelled_quantities_and_server_added_fields_are_not_drift() -> None:
+    found = drift.live([QUOTA], "batch", get_from({"ResourceQuota/batch/budget": live_quota()}))
+    assert found == []
+
+
+def test_a_hand_edit_is_drift_with_the_field_and_both_values() -> None:
+    edited = live_quota(pods="99")
+    found = drift.live([QUOTA], "batch", get_from({"ResourceQuota/batch/budget": edited}))
+    assert [d.what for d in found] == ["ResourceQuota batch/budget"]
+    assert "spec.hard.pods: fleet '20', cluster '99'" in found[0].detail
+
+
+def test_a_deleted_object_is_drift_and_secrets_are_never_compared() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "v"}}
+    found = drift.live([QUOTA, secret], "batch", get_from({}))
+    assert [(d.what, d.detail) for d in found] == [
+        ("ResourceQuota batch/budget", "  missing on the cluster")
+    ]
+
+
+def test_cluster_up_sites_names_each_cluster() -> None:
+    assert _site_names("fleet", 3) == ["fleet-1", "fleet-2", "fleet-3"]
