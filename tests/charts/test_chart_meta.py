@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sitebox.model import distro
 from tests.charts.conftest import CHARTS, ROOT, Helm
 
 pytestmark = pytest.mark.chart
@@ -38,7 +39,8 @@ def test_chart_metadata(chart: str) -> None:
     assert meta["apiVersion"] == "v2"
     assert meta["name"] == chart
     assert meta["type"] == "application"
-    assert meta["version"] == "0.1.0"
+    pinned = {c.chart.name: c.chart.version for c in distro.load().components.values()}
+    assert meta["version"] == pinned[chart], "the distribution pins the chart's own version"
     assert meta["kubeVersion"] == ">=1.30.0-0"
 
 

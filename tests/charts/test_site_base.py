@@ -166,10 +166,10 @@ def test_site_info_config_map_for_sitebox_status(helm: Helm) -> None:
 def test_standard_labels_on_every_object(default: list[Manifest]) -> None:
     for manifest in default:
         labels = manifest["metadata"]["labels"]
-        assert labels["helm.sh/chart"] == "site-base-0.1.0"
+        assert labels["helm.sh/chart"] == "site-base-0.2.0"
         assert labels["app.kubernetes.io/name"] == "site-base"
         assert labels["app.kubernetes.io/instance"] == "t"
-        assert labels["app.kubernetes.io/version"] == "0.1.0"
+        assert labels["app.kubernetes.io/version"] == "0.2.0"
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["app.kubernetes.io/part-of"] == "sitebox"
 

@@ -164,7 +164,7 @@ def test_composed_chart_carries_only_enabled_components(
     with tarfile.open(tmp_path / "b.tgz") as tar:
         names = tar.getnames()
         info = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
-    assert sorted(info["charts"]) == ["batch-0.1.0", "site-base-0.1.0"]
+    assert sorted(info["charts"]) == ["batch-0.1.0", "site-base-0.2.0"]
     assert not any("jupyterhub" in n for n in names)
     assert "docker.io/htcondor/cm:25.0.1-el9" in info["images"]
 

@@ -22,7 +22,7 @@ def test_every_profile_is_valid_and_loads(name: str) -> None:
 
 def test_distribution_loads_with_its_pins() -> None:
     dist = distro.load()
-    assert dist.version == "2026.11"
+    assert dist.version == "2026.12"
     assert dist.components["hub"].chart.version == "4.4.0"
     assert dist.supports("v1.36.3") and not dist.supports("1.29")
 
@@ -109,7 +109,7 @@ def test_workflow_engines_are_alternatives(tmp_path: Path) -> None:
 def test_unknown_distribution_points_at_its_line(tmp_path: Path) -> None:
     text = _error(tmp_path, "name: uni\nprofile: tier3\ndistribution: '2019.01'\n")
     assert "site.yaml:5 (distribution)" in text
-    assert "2026.11" in text
+    assert "2026.12" in text
 
 
 def test_cli_reports_all_problems_and_writes_nothing(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_status_shows_every_site_healthy_without_drift(fleet: Fleet) -> None:
     for name, site in sites.items():
         assert site["health"] == "healthy", name
         assert site["drift"] == [], (name, site["drift"])
-        assert (site["revision"], site["distribution"]) == (1, "2026.11"), name
+        assert (site["revision"], site["distribution"]) == (1, "2026.12"), name
 
 
 def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:

@@ -66,7 +66,7 @@ def test_lifecycle(cluster: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     status = sitebox(cluster, "status", "-o", "json")
     assert status.code == 0, status.err
     info = json.loads(status.out)
-    assert (info["site"], info["profile"], info["distribution"]) == ("life", "demo", "2026.11")
+    assert (info["site"], info["profile"], info["distribution"]) == ("life", "demo", "2026.12")
     assert info["components"]["batch"]["ready"] == info["components"]["batch"]["total"] >= 3
     assert "hub" not in info["components"], "a left-out component is not reported as installed"
 

@@ -34,7 +34,7 @@ apiVersion: sitebox.io/v1
 kind: Site
 name: uni
 profile: demo
-distribution: "2026.11"
+distribution: "2026.12"
 domain: example.org
 cvmfs:
   repositories: [atlas.cern.ch, sft.cern.ch]

@@ -41,7 +41,7 @@ def test_every_site_trusts_the_shared_issuer_and_gets_the_shared_cvmfs() -> None
         oidc = member.site.config["auth"]["oidc"]
         assert (oidc["issuer"], oidc["clientId"]) == ("https://iam.example.org/", "sitebox-fleet")
         assert member.site.config["cvmfs"]["repositories"] == ["atlas.cern.ch", "sft.cern.ch"]
-        assert member.site.distribution.version == "2026.11" and not member.pinned
+        assert member.site.distribution.version == "2026.12" and not member.pinned
 
 
 def test_base_and_overrides_merge_and_paths_are_relative_to_the_fleet_file() -> None:
@@ -88,7 +88,7 @@ def test_a_lone_site_has_no_federation_values(tmp_path: Path) -> None:
 
 def test_a_pinned_site_keeps_its_distribution(tmp_path: Path) -> None:
     text = FLEET.read_text().replace(
-        "  - name: alpha\n", '  - name: alpha\n    distribution: "2026.11"\n'
+        "  - name: alpha\n", '  - name: alpha\n    distribution: "2026.12"\n'
     )
     fleet = loader.load(write(tmp_path, text))
     assert fleet.sites[0].pinned and not fleet.sites[1].pinned

@@ -74,10 +74,14 @@ def load(version: str | None = None, folder: Path | None = None) -> Distribution
         raise SiteboxError(f"no distribution manifests in {folder}")
     version = version or known[-1]
     if version not in known:
-        raise SiteboxError(
-            f"unknown distribution version {version!r}",
-            hint=f"this sitebox ships {', '.join(known)}",
-        )
+        hint = f"this sitebox ships {', '.join(known)}"
+        newest = load_yaml(folder / f"{known[-1]}.yaml").data
+        if version in newest.get("upgradesFrom", []):
+            hint += (
+                f', which upgrades sites from {version}: set `distribution: "{known[-1]}"` '
+                "in site.yaml and run `sitebox upgrade`"
+            )
+        raise SiteboxError(f"unknown distribution version {version!r}", hint=hint)
     doc = load_yaml(folder / f"{version}.yaml")
     validate(doc, schema("distribution"), what="distribution")
     return _build(doc.data, doc.path)
