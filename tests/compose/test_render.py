@@ -13,6 +13,7 @@ import yaml
 
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.values import release_values
+from sitebox.errors import SiteboxError
 from sitebox.model import siteconfig
 from tests.compose.conftest import write_site
 from tests.conftest import run_sitebox
@@ -305,3 +306,55 @@ def test_an_oidc_site_without_its_client_secret_is_a_clear_error(
     rendered = run_sitebox("render", "-f", str(site), "-o", "out", env=env, cwd=tmp_path)
     assert rendered.code == 0, rendered.err
     assert "from-the-provider" not in rendered.out + rendered.err
+
+
+def test_hub_login_rules_and_gateway_limits_are_in_the_units_and_claims_they_expect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_OIDC_SECRET", "s")
+    open_site = siteconfig.load(
+        write_site(tmp_path, OIDC.format(provider="cilogon", issuer="https://cilogon.org"))
+    )
+    given = secret_store.supplied(open_site.config)
+    store = secret_store.FileStore(tmp_path / "s.json")
+    secrets = secret_store.ensure(store, open_site.enabled(), given=given)
+    values = release_values(open_site, secrets, "site", ["hub", "dask"])
+    config = values["jupyterhub"]["hub"]["config"]
+    assert config["Authenticator"]["allow_all"] is True, "no groups: everyone the IdP admits"
+    assert "max_memory = '128G'" in json.dumps(values["dask-gateway"]), "Gi is not gateway's unit"
+
+    body = OIDC.format(provider="cilogon", issuer="https://cilogon.org") + (
+        "    allowedGroups: [CO:COU:physics:members:active]\n"
+    )
+    grouped = siteconfig.load(write_site(tmp_path, body, "grouped.yaml"))
+    config = release_values(grouped, secrets, "site", ["hub"])["jupyterhub"]["hub"]["config"]
+    assert "allow_all" not in config["Authenticator"]
+    oauth = config["GenericOAuthenticator"]
+    assert oauth["allowed_groups"] == ["CO:COU:physics:members:active"]
+    assert oauth["claim_groups_key"] == "isMemberOf"
+
+
+@pytest.mark.parametrize(
+    ("body", "component", "key", "message"),
+    [
+        ("name: uni\nprofile: tier3\ncomponents:\n  nfs: {enabled: true}\n",
+         "nfs", "storage.nfs", "the nfs component needs the NFS export"),
+        (OIDC.format(provider="keycloak", issuer="https://sso.example.org/realms/x").replace(
+            "domain: uni.example.org\n", ""),
+         "hub", "domain", "auth.type oidc needs the site's domain"),
+    ],
+)  # fmt: skip
+def test_settings_a_component_cannot_work_without_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, component: str, key: str,
+    message: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("HUB_OIDC_SECRET", "s")
+    site = siteconfig.load(write_site(tmp_path, body))
+    given = secret_store.supplied(site.config)
+    store = secret_store.FileStore(tmp_path / "s.json")
+    secrets = secret_store.ensure(store, site.enabled(), given=given)
+    release = site.distribution.components[component].release
+    with pytest.raises(SiteboxError) as raised:
+        release_values(site, secrets, release, [component])
+    assert message in raised.value.message
+    assert raised.value.location is not None and raised.value.location.key == key

@@ -100,6 +100,23 @@ OIDC_PATHS = {
 }
 
 
+# The claim each provider puts a user's groups in (CILogon: the eduPerson attribute).
+GROUPS_CLAIM = {"cilogon": "isMemberOf"}
+
+
+def _callback(site: Site) -> str:
+    domain = site.config.get("domain")
+    if not domain:
+        raise SiteboxError(
+            "auth.type oidc needs the site's domain: the provider sends users back to "
+            "https://hub.<domain>/hub/oauth_callback",
+            hint="set `domain:` in site.yaml (e.g. physics.example.edu), the domain hub.<domain> "
+            "is served under",
+            location=Location(str(site.source or "site.yaml"), key="domain"),
+        )
+    return f"https://hub.{domain}/hub/oauth_callback"
+
+
 def _client_secret(site: Site, oidc: Values, secrets: Secrets) -> str:
     if "oidc.clientSecret" in secrets:
         return secrets["oidc.clientSecret"]
@@ -126,14 +143,23 @@ def _hub(site: Site, secrets: Secrets) -> Values:
         config["GenericOAuthenticator"] = {
             "client_id": oidc["clientId"],
             "client_secret": _client_secret(site, oidc, secrets),
-            "oauth_callback_url": f"https://hub.{site.config.get('domain')}/hub/oauth_callback",
+            "oauth_callback_url": _callback(site),
             "authorize_url": issuer + authorize,
             "token_url": issuer + token,
             "userdata_url": issuer + userinfo,
             "scope": ["openid", "profile", "email"],
             "username_claim": oidc.get("usernameClaim", "preferred_username"),
-            "allowed_groups": oidc.get("allowedGroups", []),
         }
+        groups = oidc.get("allowedGroups", [])
+        if groups:
+            config["GenericOAuthenticator"]["allowed_groups"] = groups
+            config["GenericOAuthenticator"]["claim_groups_key"] = GROUPS_CLAIM.get(
+                oidc.get("provider", "generic"), "groups"
+            )
+        else:
+            # JupyterHub 5 lets in only admins unless told whom to allow: no groups means
+            # everyone the site's provider authenticates.
+            config["Authenticator"]["allow_all"] = True
     else:
         config["JupyterHub"] = {"authenticator_class": "dummy"}
         config["Authenticator"]["allow_all"] = True
@@ -190,6 +216,11 @@ def _hub(site: Site, secrets: Secrets) -> Values:
     return values
 
 
+def _gateway_memory(quantity: str) -> str:
+    """Dask Gateway's memory limits take K, M, G, T (powers of 1024), not Ki, Mi, Gi, Ti."""
+    return quantity[:-1] if quantity[-2:] in ("Ki", "Mi", "Gi", "Ti") else quantity
+
+
 def _dask(site: Site, secrets: Secrets) -> Values:
     spec = site.components["dask"]
     limits = spec.get("perUser", {})
@@ -199,7 +230,7 @@ def _dask(site: Site, secrets: Secrets) -> Values:
             "c.UserLimits.max_cores = {}\nc.UserLimits.max_memory = {!r}\n"
             "c.UserLimits.max_clusters = {}".format(
                 limits.get("maxCores", 0),
-                limits.get("maxMemory", "0"),
+                _gateway_memory(str(limits.get("maxMemory", "0"))),
                 limits.get("maxClusters", 0),
             )
         )
@@ -310,7 +341,14 @@ def _cvmfs(site: Site, secrets: Secrets) -> Values:
 
 
 def _nfs(site: Site, secrets: Secrets) -> Values:
-    nfs = site.config["storage"]["nfs"]
+    nfs = site.config.get("storage", {}).get("nfs")
+    if not nfs:
+        raise SiteboxError(
+            "the nfs component needs the NFS export to serve volumes from",
+            hint="add `storage: {nfs: {server: nfs.example.edu, path: /export/sitebox}}` to "
+            "site.yaml, or turn the component off (`components: {nfs: {enabled: false}}`)",
+            location=Location(str(site.source or "site.yaml"), key="storage.nfs"),
+        )
     return {
         "storageClass": {
             "create": True,
