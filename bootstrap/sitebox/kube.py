@@ -7,6 +7,7 @@ sitebox never depends on the client's generated model classes.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,9 +78,17 @@ class Kube:
         # Load tests submit from many threads at once; urllib3's default pool holds 4.
         self.api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
         self.api.rest_client.request = _guarded(self.api.rest_client.request)
-        self.core = client.CoreV1Api(self.api)
-        self.batch = client.BatchV1Api(self.api)
         self._dynamic: DynamicClient | None = None
+
+    # The typed APIs build hundreds of pydantic models when first touched (seconds of
+    # start-up on a slow machine), so only the commands that use them pay for them.
+    @functools.cached_property
+    def core(self) -> Any:
+        return client.CoreV1Api(self.api)
+
+    @functools.cached_property
+    def batch(self) -> Any:
+        return client.BatchV1Api(self.api)
 
     @property
     def dynamic(self) -> DynamicClient:

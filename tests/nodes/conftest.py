@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,9 +93,18 @@ def verify(inventory: Path, site: Path, *flags: str) -> Run:
     )
 
 
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A folder for one root filesystem (~700 MB), removed afterwards. Not under pytest's
+    basetemp, which a concurrent pytest session may prune while this one uses it."""
+    folder = Path(tempfile.mkdtemp(prefix="sitebox-testbed-", dir="/var/tmp"))
+    try:
+        yield folder
+    finally:
+        testbed.remove(folder)
+
+
 @pytest.fixture
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A folder for one root filesystem, removed afterwards (they are ~700 MB each)."""
-    folder = tmp_path_factory.mktemp("node")
-    yield folder
-    testbed.remove(folder)
+def scratch() -> Iterator[Path]:
+    with scratch_folder() as folder:
+        yield folder

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Run
-from tests.nodes import testbed
-from tests.nodes.conftest import fresh_root, prepare, verify, write_inventory, write_site
+from tests.nodes.conftest import (
+    fresh_root,
+    prepare,
+    scratch_folder,
+    verify,
+    write_inventory,
+    write_site,
+)
 
 pytestmark = pytest.mark.nodes
 
@@ -25,12 +31,11 @@ class Prepared:
 
 
 @pytest.fixture(scope="module")
-def prepared(testbed_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prepared]:
-    folder = tmp_path_factory.mktemp("prepared")
-    root = fresh_root(testbed_image, folder)
-    inventory, site = write_inventory(folder, root), write_site(folder)
-    yield Prepared(root, inventory, site, prepare(inventory, site))
-    testbed.remove(folder)
+def prepared(testbed_image: Path) -> Iterator[Prepared]:
+    with scratch_folder() as folder:
+        root = fresh_root(testbed_image, folder)
+        inventory, site = write_inventory(folder, root), write_site(folder)
+        yield Prepared(root, inventory, site, prepare(inventory, site))
 
 
 def test_prepare_configures_a_fresh_host(prepared: Prepared) -> None:

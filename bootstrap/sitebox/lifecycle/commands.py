@@ -60,7 +60,6 @@ def preflight(site: Site, kube: Kube, warn: Callable[[str], None] = _warn) -> No
 def _prepared(
     site: Site, kube: Kube, skip_unavailable: bool, bundle: Path | None
 ) -> Iterator[renderer.SiteRender]:
-    preflight(site, kube)
     console.err.print("composing and rendering", markup=False)
     with tempfile.TemporaryDirectory() as tmp:
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
@@ -68,10 +67,33 @@ def _prepared(
             yield result
 
 
-def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) -> None:
+def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) -> bool:
+    """Apply the render, unless the site is installed exactly as rendered already: then
+    there is nothing to check the cluster for (preflight) or to validate afresh, and a
+    re-run takes seconds. True if anything was applied."""
     started = time.monotonic()
-    with console.err.status("starting") as spinner:
-        outcomes = installer.apply(result, kube, helm, say=spinner.update, timeout=timeout)
+    current = installer.unchanged(helm, result)
+    if current is None:
+        preflight(result.site, kube)
+        with console.err.status("starting") as spinner:
+            outcomes = installer.apply(result, kube, helm, say=spinner.update, timeout=timeout)
+    else:
+        outcomes = current
+    _report(result, outcomes)
+    if current is not None:
+        console.err.print(
+            f"site {result.site.name!r}: nothing to change; `sitebox validate` checks it",
+            markup=False,
+        )
+        return False
+    console.err.print(
+        f"site {result.site.name!r} ready in {time.monotonic() - started:.0f}s; "
+        "`sitebox status` shows it"
+    )
+    return True
+
+
+def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> None:
     for component in result.missing:
         console.err.print(
             f"left out: {component.name} ({component.chart.name} {component.chart.version} "
@@ -83,10 +105,6 @@ def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) ->
             console.err.print(f"{outcome.release}: {outcome.recovered}", markup=False)
         verb = "installed/upgraded to" if outcome.changed else "unchanged at"
         console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
-    console.err.print(
-        f"site {result.site.name!r} ready in {time.monotonic() - started:.0f}s; "
-        "`sitebox status` shows it"
-    )
 
 
 @click.command("install")
@@ -107,8 +125,9 @@ def install_cmd(
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, skip_unavailable, bundle) as result:
-        _apply(result, kube, helm, timeout)
-    after_install(kubeconfig, context)
+        applied = _apply(result, kube, helm, timeout)
+    if applied:
+        after_install(kubeconfig, context)
 
 
 def check_upgrade_path(site: Site, kube: Kube) -> None:
@@ -145,8 +164,9 @@ def upgrade_cmd(
         _show_changes(result, helm)
         if not yes and not click.confirm("apply these changes?", default=False, err=True):
             raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
-        _apply(result, kube, helm, timeout)
-    after_install(kubeconfig, context)
+        applied = _apply(result, kube, helm, timeout)
+    if applied:
+        after_install(kubeconfig, context)
 
 
 def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:

@@ -126,6 +126,18 @@ def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
     return revision.revision if same else None
 
 
+def unchanged(helm: Helm, result: renderer.SiteRender) -> list[Outcome] | None:
+    """The outcomes of a run with nothing to do, if every release is installed, deployed,
+    with the rendered chart and values; None if anything would change."""
+    outcomes = []
+    for release in result.releases:
+        revision = _unchanged(helm, release)
+        if revision is None:
+            return None
+        outcomes.append(Outcome(release.name, revision, changed=False))
+    return outcomes
+
+
 @contextmanager
 def prepared(
     site: Site, kube: Kube, skip_unavailable: bool, bundle_charts: Path | None = None

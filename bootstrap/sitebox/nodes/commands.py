@@ -79,7 +79,9 @@ def prepare_cmd(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console.err, transient=True,
     ) as progress:  # fmt: skip
-        lines = {host.name: progress.add_task(f"{host.name}: starting") for host in hosts.hosts}
+        lines = {
+            host.name: progress.add_task(f"{escape(host.name)}: starting") for host in hosts.hosts
+        }
 
         def show(host: runner.HostResult, lines: dict[str, TaskID] = lines) -> None:
             progress.update(lines[host.name], description=_progress_line(host, check))

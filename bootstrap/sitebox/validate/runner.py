@@ -14,10 +14,12 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from sitebox.errors import SiteboxError
+
+if TYPE_CHECKING:  # pytest itself is imported when the suite runs: every command imports this
+    import pytest
 
 SUITE = Path(__file__).resolve().parent / "suite"
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
@@ -102,6 +104,8 @@ def run(suite: Path, options: list[str]) -> list[Check]:
         "-q", "--no-header",
         *options,
     ]  # fmt: skip
+    import pytest
+
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         code = pytest.main(args, plugins=[collector])

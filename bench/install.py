@@ -1,0 +1,111 @@
+"""Benchmark: `sitebox install` against `helm upgrade --install --wait` of the same charts.
+
+On one fresh sim cluster, the demo profile with an HTCondor pool (the components
+whose charts are on this machine: site-base and the batch connector):
+  - sitebox: `sitebox install -f site.yaml --skip-unavailable`, the whole command
+    (preflight, compose, render and checks, secrets, both releases, validation);
+  - helm: the two composed charts sitebox rendered, with the same values, installed
+    by the helm binary itself, `helm upgrade --install --wait`, system first;
+  - no-op: `sitebox install` again on the installed site.
+Runs alternate and each starts from an empty site (uninstall --purge-data).
+Prints JSON; the ratio sitebox / helm is the figure of merit (target ≤ 1.2).
+
+    python bench/install.py --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from sitebox.compose.commands import load_site
+from sitebox.kube import Kube
+from sitebox.lifecycle import install as installer
+from sitebox.tools.store import binary
+
+NAME = "bench-install"
+SITE = (
+    "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: demo\ncomponents:\n"
+    "  batch:\n    mode: htcondor\n    workers: 2\n    quota: {cpu: '6', memory: 12Gi}\n"
+    "    job: {cpu: 500m, memory: 1Gi}\n"
+)
+
+
+def run(*argv: str) -> float:
+    started = time.monotonic()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def sitebox(*args: str) -> float:
+    return run(sys.executable, "-m", "sitebox", *args)
+
+
+def helm_install(kubeconfig: Path, site_file: Path, work: Path) -> float:
+    """The releases exactly as sitebox composes them, installed by helm alone (timed)."""
+    kube = Kube(kubeconfig)
+    with installer.prepared(load_site(site_file, None), kube, skip_unavailable=True) as result:
+        steps = []
+        for release in result.releases:
+            chart = work / release.name
+            subprocess.run(["cp", "-r", str(release.composed.path), str(chart)], check=True)
+            values = work / f"{release.name}.values.yaml"
+            values.write_text(yaml.safe_dump(release.values))
+            steps.append((release, chart, values))
+    took = 0.0
+    for release, chart, values in steps:
+        took += run(
+            str(binary("helm")), "upgrade", "--install", release.name, str(chart),
+            "-n", release.namespace, "--create-namespace", "-f", str(values),
+            "--wait", "--timeout", "10m", "--kubeconfig", str(kubeconfig),
+        )  # fmt: skip
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["SITEBOX_STATE"] = tempfile.mkdtemp(prefix="sitebox-bench-")
+    work = Path(tempfile.mkdtemp(prefix="sitebox-bench-install-"))
+    site_file = work / "site.yaml"
+    site_file.write_text(SITE)
+    sitebox("cluster", "up", "--name", NAME, "--nodes", "3x8cpu-32Gi")
+    try:
+        kubeconfig = subprocess.run(
+            [sys.executable, "-m", "sitebox", "cluster", "kubeconfig", "--name", NAME],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        k = ("--kubeconfig", kubeconfig)
+        times: dict[str, list[float]] = {"sitebox": [], "helm": [], "noop": []}
+        for index in range(args.repeat):
+            times["sitebox"].append(
+                sitebox("install", "-f", str(site_file), "--skip-unavailable", *k)
+            )
+            times["noop"].append(sitebox("install", "-f", str(site_file), "--skip-unavailable", *k))
+            sitebox("uninstall", "--purge-data", "--yes", *k)
+            helm_work = work / f"helm-{index}"
+            helm_work.mkdir()
+            times["helm"].append(helm_install(Path(kubeconfig), site_file, helm_work))
+            sitebox("uninstall", "--purge-data", "--yes", *k)
+    finally:
+        sitebox("cluster", "down", "--name", NAME)
+    report = {name: {"median_s": round(statistics.median(v), 2), "runs_s": [round(x, 2) for x in v]}
+              for name, v in times.items()}  # fmt: skip
+    report["ratio_sitebox_to_helm"] = round(
+        report["sitebox"]["median_s"] / report["helm"]["median_s"], 2
+    )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
