@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,21 @@ def sim_cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[SimClu
     yield SimCluster(name, Path(path), state_env)
     stopped = run_sitebox("cluster", "down", "--name", name, env=state_env)
     assert stopped.code == 0, stopped.err
+
+
+Cluster = tuple[Path, dict[str, str]]  # a module's own cluster: kubeconfig, environment
+
+
+@contextmanager
+def own_cluster(name: str, env: dict[str, str], nodes: str = "3x8cpu-32Gi") -> Iterator[Cluster]:
+    """A sim cluster for one test module, torn down when it is done."""
+    started = run_sitebox("cluster", "up", "--name", name, "--nodes", nodes, env=env)
+    assert started.code == 0, started.err
+    kubeconfig = Path(run_sitebox("cluster", "kubeconfig", "--name", name, env=env).out.strip())
+    try:
+        yield kubeconfig, env
+    finally:
+        run_sitebox("cluster", "down", "--name", name, env=env)
 
 
 def cluster_info(name: str, env: dict[str, str]) -> dict[str, object]:

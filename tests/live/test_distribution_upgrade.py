@@ -22,7 +22,7 @@ from sitebox.kube import Kube
 from sitebox.lifecycle.status import SITE_INFO
 from sitebox.model import distro
 from tests.compose.conftest import write_site
-from tests.conftest import FIXTURES, Run, run_sitebox
+from tests.conftest import FIXTURES, Cluster, Run, own_cluster, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -35,16 +35,9 @@ SITE = (
 
 
 @pytest.fixture(scope="module")
-def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
-    started = run_sitebox(
-        "cluster", "up", "--name", "prev", "--nodes", "3x8cpu-32Gi", env=state_env
-    )
-    assert started.code == 0, started.err
-    kubeconfig = Path(
-        run_sitebox("cluster", "kubeconfig", "--name", "prev", env=state_env).out.strip()
-    )
-    yield kubeconfig, state_env
-    run_sitebox("cluster", "down", "--name", "prev", env=state_env)
+def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[Cluster]:
+    with own_cluster("prev", state_env) as found:
+        yield found
 
 
 def previous_sitebox(folder: Path, *args: str, env: dict[str, str]) -> Run:

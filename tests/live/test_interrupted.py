@@ -24,7 +24,7 @@ from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMES
 from sitebox.kube import Kube, wait_for
 from sitebox.lifecycle import lock
 from tests.compose.conftest import write_site
-from tests.conftest import run_sitebox
+from tests.conftest import Cluster, own_cluster, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -36,14 +36,9 @@ SITE = (
 
 
 @pytest.fixture(scope="module")
-def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
-    started = run_sitebox("cluster", "up", "--name", NAME, "--nodes", "3x8cpu-32Gi", env=state_env)
-    assert started.code == 0, started.err
-    kubeconfig = Path(
-        run_sitebox("cluster", "kubeconfig", "--name", NAME, env=state_env).out.strip()
-    )
-    yield kubeconfig, state_env
-    run_sitebox("cluster", "down", "--name", NAME, env=state_env)
+def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[Cluster]:
+    with own_cluster(NAME, state_env) as found:
+        yield found
 
 
 def start(cluster: tuple[Path, dict[str, str]], *args: str) -> subprocess.Popen[str]:

@@ -12,7 +12,7 @@ from sitebox.compose.secrets import ClusterStore
 from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.kube import Kube
 from tests.compose.conftest import write_site
-from tests.conftest import Run, run_sitebox
+from tests.conftest import Cluster, Run, own_cluster, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -24,16 +24,9 @@ POOL = (
 
 
 @pytest.fixture(scope="module")
-def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
-    started = run_sitebox(
-        "cluster", "up", "--name", "life", "--nodes", "3x8cpu-32Gi", env=state_env
-    )
-    assert started.code == 0, started.err
-    kubeconfig = Path(
-        run_sitebox("cluster", "kubeconfig", "--name", "life", env=state_env).out.strip()
-    )
-    yield kubeconfig, state_env
-    run_sitebox("cluster", "down", "--name", "life", env=state_env)
+def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[Cluster]:
+    with own_cluster("life", state_env) as found:
+        yield found
 
 
 def sitebox(cluster: tuple[Path, dict[str, str]], *args: str, cwd: Path | None = None) -> Run:

@@ -12,7 +12,7 @@ from kubernetes import client
 from sitebox.compose.values import BATCH_NAMESPACE
 from sitebox.kube import Kube, wait_for
 from tests.compose.conftest import write_site
-from tests.conftest import Run, run_sitebox
+from tests.conftest import Cluster, Run, own_cluster, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -25,16 +25,9 @@ SIMULATED = "not run on a simulated cluster"
 
 
 @pytest.fixture(scope="module")
-def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
-    started = run_sitebox(
-        "cluster", "up", "--name", "valid", "--nodes", "3x8cpu-32Gi", env=state_env
-    )
-    assert started.code == 0, started.err
-    kubeconfig = Path(
-        run_sitebox("cluster", "kubeconfig", "--name", "valid", env=state_env).out.strip()
-    )
-    yield kubeconfig, state_env
-    run_sitebox("cluster", "down", "--name", "valid", env=state_env)
+def cluster(tools_ready: None, state_env: dict[str, str]) -> Iterator[Cluster]:
+    with own_cluster("valid", state_env) as found:
+        yield found
 
 
 def sitebox(cluster: tuple[Path, dict[str, str]], *args: str) -> Run:

@@ -121,7 +121,11 @@ def up_cmd(
 @cluster.command("down")
 @click.option("--name", default="sitebox", show_default=True)
 @click.option("--driver", type=click.Choice(DRIVERS), default="sim", show_default=True)
-@click.option("--keep-state", is_flag=True, help="Keep logs, PKI and etcd data for inspection.")
+@click.option(
+    "--keep-state",
+    is_flag=True,
+    help="Keep logs, PKI and etcd data: to inspect, or to start it again with `up`.",
+)
 @_sites_option
 def down_cmd(name: str, driver: str, keep_state: bool, sites: int | None) -> None:
     """Stop a local cluster: exactly the processes it started, then remove its state."""

@@ -93,6 +93,16 @@ def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) ->
     return True
 
 
+def _validate(
+    applied: bool, kube: Kube, helm: Helm, kubeconfig: Path | None, context: str | None
+) -> None:
+    """The validation suite after a change. After a run with nothing to change, only if
+    the quick health of `sitebox status` says something is wrong (a pod broken by hand,
+    say): a healthy site's re-run stays a matter of seconds."""
+    if applied or not site_status.collect(kube, helm)["healthy"]:
+        after_install(kubeconfig, context)
+
+
 def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> None:
     for component in result.missing:
         console.err.print(
@@ -126,8 +136,7 @@ def install_cmd(
     kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, skip_unavailable, bundle) as result:
         applied = _apply(result, kube, helm, timeout)
-    if applied:
-        after_install(kubeconfig, context)
+    _validate(applied, kube, helm, kubeconfig, context)
 
 
 def check_upgrade_path(site: Site, kube: Kube) -> None:
@@ -165,8 +174,7 @@ def upgrade_cmd(
         if not yes and not click.confirm("apply these changes?", default=False, err=True):
             raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
         applied = _apply(result, kube, helm, timeout)
-    if applied:
-        after_install(kubeconfig, context)
+    _validate(applied, kube, helm, kubeconfig, context)
 
 
 def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:
