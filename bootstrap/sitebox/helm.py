@@ -189,6 +189,18 @@ class Helm:
 
         return self._run(f"reading release {release!r}", go())
 
+    def find(self, release: str, namespace: str) -> Revision | None:
+        """The current revision, or None if the release is not installed."""
+
+        async def go() -> Revision | None:
+            try:
+                rev = await self._client.get_current_revision(release, namespace=namespace)
+            except helm_errors.ReleaseNotFoundError:
+                return None
+            return await self._revision(rev)
+
+        return self._run(f"reading release {release!r}", go())
+
     def current(self, release: str, namespace: str) -> Revision:
         async def go() -> Revision:
             rev = await self._client.get_current_revision(release, namespace=namespace)

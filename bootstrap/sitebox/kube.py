@@ -96,9 +96,6 @@ class Kube:
             self._dynamic = DynamicClient(self.api)  # type: ignore[no-untyped-call]
         return self._dynamic
 
-    def _plain(self, model: Any) -> Any:
-        return self.api.sanitize_for_serialization(model)
-
     def ready(self) -> bool:
         """True when /readyz answers ok; False while the server is starting or down."""
         try:
@@ -151,11 +148,18 @@ class Kube:
             raise KubeError(f"reading {kind} {name}: {_describe(exc)}") from None
 
     def list_objects(
-        self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        selector: str | None = None,
+        fields: str | None = None,
     ) -> list[Obj]:
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
         try:
-            found = resource.get(namespace=namespace, label_selector=selector)
+            found = resource.get(
+                namespace=namespace, label_selector=selector, field_selector=fields
+            )
         except DynamicApiError as exc:
             raise KubeError(f"listing {kind}: {_describe(exc)}") from None
         return [dict(item) for item in found.to_dict().get("items", [])]
@@ -216,13 +220,10 @@ class Kube:
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """A Secret's data, decoded; None if it does not exist."""
-        try:
-            secret = self.core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise KubeError(f"reading Secret {namespace}/{name}: {_describe(exc)}") from None
-        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        secret = self.get("v1", "Secret", name, namespace)
+        if secret is None:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
     def write_secret(
         self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]
@@ -340,10 +341,7 @@ class Kube:
             yield {"name": job.metadata.name, "finished": finished[0] if finished else None}
 
     def events_for(self, namespace: str, name: str) -> list[Obj]:
-        found = self.core.list_namespaced_event(
-            namespace, field_selector=f"involvedObject.name={name}"
-        )
-        return [self._plain(e) for e in found.items]
+        return self.list_objects("v1", "Event", namespace, fields=f"involvedObject.name={name}")
 
     def apply_crds(self, crds: list[Obj], timeout: float = 60) -> None:
         """Server-side apply CRDs with one field manager, forcing conflicts (Helm never
@@ -395,7 +393,7 @@ class Kube:
 
     def nodes(self) -> list[Obj]:
         """Every node, as plain dicts."""
-        return [self._plain(n) for n in self.core.list_node().items]
+        return self.list_objects("v1", "Node")
 
     def storage_classes(self) -> list[Obj]:
         return self.list_objects("storage.k8s.io/v1", "StorageClass")
@@ -443,20 +441,19 @@ class Kube:
 
     def allocatable(self) -> list[tuple[str, str]]:
         """(cpu, memory) allocatable of every node, as quantities."""
-        return [
-            (n.status.allocatable.get("cpu", "0"), n.status.allocatable.get("memory", "0"))
-            for n in self.core.list_node().items
-            if n.status and n.status.allocatable
-        ]
+        found = (n.get("status", {}).get("allocatable") for n in self.nodes())
+        return [(a.get("cpu", "0"), a.get("memory", "0")) for a in found if a]
 
     def nodes_ready(self) -> tuple[int, int]:
         """(ready, total) over all nodes."""
-        nodes = self.core.list_node().items
+        nodes = self.nodes()
         ready = sum(
             1
             for n in nodes
-            if n.status
-            and any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions") or []
+            )
         )
         return ready, len(nodes)
 

@@ -113,11 +113,8 @@ def _explain(
 
 def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
     """The current revision if the installed release has the same chart and values."""
-    current = helm.manifest(release.name, release.namespace)
-    if current is None:
-        return None
-    revision = helm.current(release.name, release.namespace)
-    if revision.status != "deployed":
+    revision = helm.find(release.name, release.namespace)
+    if revision is None or revision.status != "deployed":
         return None
     meta = yaml.safe_load(release.composed.path.joinpath("Chart.yaml").read_text())
     if revision.chart != f"{meta['name']}-{meta['version']}":
