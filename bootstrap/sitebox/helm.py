@@ -115,6 +115,9 @@ class Helm:
                 namespace=namespace,
                 create_namespace=True,
                 rollback_on_failure=True,
+                # The release owns its objects: a field changed by hand (kubectl edit, a
+                # patch) would otherwise make Helm 4's server-side apply fail on conflict.
+                force_conflicts=True,
                 wait=wait,
                 timeout=timeout,
                 skip_crds=skip_crds,

@@ -158,9 +158,16 @@ def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:
     finally:
         fleet.write()
     assert result.code == 0, result.err
-    sections = result.out.split("\n--- ")  # one per site: "--- <site>" then its diffs
+    # Per site: a line "--- <site>", then its diffs (whose own headers start "--- " too).
+    sections: dict[str, str] = {}
+    site = ""
+    for line in result.out.splitlines():
+        if line.removeprefix("--- ") in ("alpha", "beta", "gamma"):
+            site = line.removeprefix("--- ")
+        elif site:
+            sections[site] = sections.get(site, "") + line + "\n"
     for site in ("alpha", "beta", "gamma"):
-        section = next(s for s in sections if s.startswith(f"{site}\n"))
+        section = sections.get(site, "")
         assert "+  issuer: https://login.example.net/" in section, site
 
 
@@ -195,7 +202,7 @@ def test_an_unschedulable_site_fails_alone(fleet: Fleet) -> None:
     # a timeout long enough for a loaded 2-core machine.
     result = fleet.run("install", "--skip-unavailable", "--timeout", "5m")
     assert result.code == 1
-    assert "the fleet is not whole: 1 of 3 site(s): beta" in result.err
+    assert "the fleet is not whole: 1 of 3 site(s): beta" in result.err, result.out + result.err
     assert "preflight failed; nothing was applied" in result.out
     _, sites = status(fleet)
     assert sites["alpha"]["revision"] == sites["gamma"]["revision"] == 2
