@@ -37,7 +37,6 @@ WITHOUT_HINT = {
     ("sitebox.kube", "deleting {kind} {name}: {exc}"),
     ("sitebox.kube", "requesting a token for ServiceAccount {namespace}/{name}: {exc}"),
     ("sitebox.kube", "the API server returned no token for {namespace}/{name}"),
-    ("sitebox.kube", "reading Secret {namespace}/{name}: {exc}"),
     ("sitebox.kube", "writing Secret {namespace}/{name}: HTTP {status}"),
     ("sitebox.kube", "submitting a Job: {exc}"),
     ("sitebox.kube", "deleting Jobs {selector}: {exc}"),
