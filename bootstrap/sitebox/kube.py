@@ -147,6 +147,9 @@ class Kube:
                 return None
             raise KubeError(f"reading {kind} {name}: {_describe(exc)}") from None
 
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        return bool(self.dynamic.resources.get(api_version=api_version, kind=kind).namespaced)
+
     def list_objects(
         self,
         api_version: str,

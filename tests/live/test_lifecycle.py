@@ -7,13 +7,15 @@ import json
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sitebox import procs
 from sitebox.cluster.state import ClusterState
-from sitebox.kube import Kube
+from sitebox.kube import Kube, wait_for
 from tests.conftest import cluster_info, run_sitebox
 
 pytestmark = pytest.mark.live
@@ -91,3 +93,34 @@ def test_port_in_use_is_refused_before_anything_starts(
     assert result.code == 1
     assert f"port {port} on 127.0.0.1 (wanted for apiserver) is already in use" in result.err
     assert ClusterState.load("busy") is None
+
+
+def test_pod_startup_delays_readiness_like_an_image_pull(
+    tools_ready: None, state_env: dict[str, str]
+) -> None:
+    started = run_sitebox(
+        "cluster", "up", "--name", "slow", "--nodes", "1x4cpu-8Gi", "--pod-startup", "20",
+        env=state_env,
+    )  # fmt: skip
+    assert started.code == 0, started.err
+    try:
+        state = ClusterState.load("slow")
+        assert state is not None
+        kube = Kube(state.kubeconfig)
+        kube.create(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        )  # fmt: skip
+
+        def pod() -> dict[str, Any]:
+            return kube.get("v1", "Pod", "p", "default") or {}
+
+        wait_for("the pod to be scheduled", lambda: bool(pod().get("spec", {}).get("nodeName")), 60)
+        scheduled = time.monotonic()
+        # kwok cannot make it Ready before the delay, however fast or slow the machine is.
+        while time.monotonic() - scheduled < 5:
+            assert pod()["status"].get("phase") == "Pending"
+            time.sleep(0.5)
+        wait_for("the pod to be Running", lambda: pod()["status"].get("phase") == "Running", 120)
+    finally:
+        run_sitebox("cluster", "down", "--name", "slow", env=state_env)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from sitebox.compose.secrets import ClusterStore
-from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
-from sitebox.kube import Kube
+from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.helm import Helm
+from sitebox.kube import Kube, wait_for
 from tests.compose.conftest import write_site
-from tests.conftest import Cluster, Run, own_cluster, run_sitebox
+from tests.conftest import FIXTURES, Cluster, Run, own_cluster, run_sitebox
 
 pytestmark = pytest.mark.live
 
@@ -182,3 +183,42 @@ def test_plan_shows_nothing_then_exactly_the_change(
     assert not any(value in result.out + result.err for value in stored.values())
     removed = sitebox(cluster, "uninstall", "--purge-data", "--yes")
     assert removed.code == 0, removed.err
+
+
+def test_what_another_release_owns_is_named_and_nothing_is_applied(
+    cluster: tuple[Path, dict[str, str]],
+) -> None:
+    kube, helm = Kube(cluster[0]), Helm(cluster[0])
+    # A release of the site's name, made with plain helm (no sitebox secrets store).
+    helm.install_or_upgrade("sitebox", FIXTURES / "charts" / "hello", {}, SITE_NAMESPACE)
+    try:
+        refused = sitebox(cluster, "install", "--profile", "demo", "--skip-unavailable")
+        assert refused.code == 1
+        assert "release sitebox in namespace sitebox was installed without sitebox" in refused.err
+        assert "nothing was applied" in refused.err and "helm uninstall" in refused.err
+        assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is None
+    finally:
+        helm.uninstall("sitebox", SITE_NAMESPACE)
+
+    # The batch namespace, already owned by another release (the site's own, kept by its
+    # uninstalls, goes first).
+    _delete_namespace(kube, BATCH_NAMESPACE)
+    owned = {"meta.helm.sh/release-name": "other", "meta.helm.sh/release-namespace": "default"}
+    kube.create(
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": BATCH_NAMESPACE, "annotations": owned}}
+    )  # fmt: skip
+    try:
+        refused = sitebox(cluster, "install", "--profile", "demo", "--skip-unavailable")
+        assert refused.code == 1
+        assert f"Namespace {BATCH_NAMESPACE} exists, made by Helm release other (default)" in (
+            refused.err
+        )
+        assert helm.find("sitebox", SITE_NAMESPACE) is None, "nothing was applied"
+    finally:
+        _delete_namespace(kube, BATCH_NAMESPACE)
+
+
+def _delete_namespace(kube: Kube, name: str) -> None:
+    kube.delete("v1", "Namespace", name)
+    wait_for(f"namespace {name} to go", lambda: kube.get("v1", "Namespace", name) is None, 120)

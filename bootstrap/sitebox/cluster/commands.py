@@ -58,6 +58,11 @@ def _site_names(name: str, sites: int) -> list[str]:
     "--api-port", type=click.IntRange(1, 65535), help="API server port (default: a free one)."
 )
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--pod-startup", type=click.FloatRange(min=0), default=0.0, show_default=True,
+    help="Seconds a simulated pod takes from scheduled to Ready (image pull and start-up "
+    "on a real node).",
+)  # fmt: skip
 @_sites_option
 def up_cmd(
     name: str,
@@ -67,6 +72,7 @@ def up_cmd(
     volumes: tuple[str, ...],
     api_port: int | None,
     timeout: float,
+    pod_startup: float,
     sites: int | None,
 ) -> None:
     """Start a local cluster and wait until every node is Ready; with --sites N, N
@@ -80,7 +86,9 @@ def up_cmd(
         running: list[str] = []
         try:
             for each in _site_names(name, sites):
-                up_cmd.callback(each, driver, node_specs, node_pools, volumes, None, timeout, None)  # type: ignore[misc]
+                up_cmd.callback(
+                    each, driver, node_specs, node_pools, volumes, None, timeout, pod_startup, None
+                )  # type: ignore[misc]
                 running.append(each)
         except BaseException:
             # Nothing half-started: a fleet that could not come up whole is stopped.
@@ -105,6 +113,7 @@ def up_cmd(
             api_port,
             say=lambda text: spinner.update(f"cluster {name}: {text}"),
             timeout=timeout,
+            pod_startup=pod_startup,
         )
     took = time.monotonic() - started
     nodes = sum(int(p["count"]) for p in state.pools)  # a restarted cluster keeps its own

@@ -16,6 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TypedDict
 
+import yaml
+
 from sitebox import kube, procs
 from sitebox.cluster import kubeconfig, pki, storage
 from sitebox.cluster.nodes import FAKE_ANNOTATION, NodePool
@@ -28,10 +30,11 @@ Progress = Callable[[str], None]
 PORTS = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
+POD_READY = "pod/fast/pod-ready.yaml"
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-    "pod/fast/pod-ready.yaml",
+    POD_READY,
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
@@ -106,12 +109,19 @@ def _etcd_healthy(port: int) -> bool:
         return False
 
 
-def _kwok_config(path: Path) -> None:
+def _kwok_config(path: Path, pod_startup: float = 0.0) -> None:
+    """The stages kwok runs. ``pod_startup`` delays the one that makes a scheduled pod
+    Ready, as pulling an image and starting a container would on a real node."""
     stages = Build(pinfile.load().tools["kwok"]).root / "stages"
     docs = []
     for rel in KWOK_STAGES:
         try:
-            docs.append((stages / rel).read_text().strip())
+            text = (stages / rel).read_text().strip()
+            if pod_startup and rel == POD_READY:
+                stage = yaml.safe_load(text)
+                stage["spec"]["delay"] = {"durationMilliseconds": int(pod_startup * 1000)}
+                text = yaml.safe_dump(stage, sort_keys=False).strip()
+            docs.append(text)
         except FileNotFoundError:
             raise SiteboxError(
                 f"kwok stage {rel} is missing from {stages}",
@@ -157,6 +167,7 @@ def up(
     api_port: int | None,
     say: Progress,
     timeout: float = 120.0,
+    pod_startup: float = 0.0,
 ) -> ClusterState:
     """Start a cluster and return its state once every node is Ready.
 
@@ -187,7 +198,7 @@ def up(
     state.root.mkdir(parents=True)
     try:
         state.save()
-        _start(state, bins, pools, volume_tiers, say, timeout)
+        _start(state, bins, pools, volume_tiers, say, timeout, pod_startup)
     except BaseException:
         say("start failed: stopping what was started")
         _teardown(state, keep=False)
@@ -204,6 +215,7 @@ def _start(
     tiers: list[storage.VolumeTier],
     say: Progress,
     timeout: float,
+    pod_startup: float,
 ) -> None:
     run = _Starter(state, say)
     ports = state.ports
@@ -272,7 +284,7 @@ def _start(
         "--kube-api-qps=200", "--kube-api-burst=400",
     ])  # fmt: skip
     kwok_stages = state.root / "kwok-stages.yaml"
-    _kwok_config(kwok_stages)
+    _kwok_config(kwok_stages, pod_startup)
     kwok = run.spawn("kwok", [
         bins["kwok"],
         "--kubeconfig", str(run.kubeconfig("kwok")),

@@ -123,6 +123,49 @@ def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
     return revision.revision if same else None
 
 
+HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
+
+
+def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
+    """Objects a first install of the release would create that exist already and belong
+    to something else (another Helm release, or nothing Helm knows): Helm would refuse
+    them halfway through; this says which, before anything is applied."""
+    found = []
+    for obj in release.manifests:
+        if obj["kind"] == "CustomResourceDefinition":
+            continue  # applied by sitebox itself, server-side, whoever made them
+        namespace = None
+        if kube.namespaced(obj["apiVersion"], obj["kind"]):
+            namespace = obj["metadata"].get("namespace") or release.namespace
+        live = kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        if live is None:
+            continue
+        annotations = live["metadata"].get("annotations") or {}
+        owner = tuple(annotations.get(key) for key in HELM_OWNER)
+        if owner != (release.name, release.namespace):
+            where = f"{namespace}/" if namespace else ""
+            by = f"Helm release {owner[0]} ({owner[1]})" if owner[0] else "no Helm release"
+            found.append(f"{obj['kind']} {where}{obj['metadata']['name']} exists, made by {by}")
+    return found
+
+
+def foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> list[str]:
+    """What stands in the way of a first install: releases of our names that sitebox never
+    installed (it stores the site's secrets before any release, so a cluster without
+    them has had no sitebox install), and objects other releases already own."""
+    never_ours = kube.read_secret(SYSTEM_NAMESPACE, secret_store.ClusterStore.NAME) is None
+    found = []
+    for release in result.releases:
+        if helm.find(release.name, release.namespace) is None:
+            found += _claimed(kube, release)
+        elif never_ours:
+            found.append(
+                f"release {release.name} in namespace {release.namespace} was installed "
+                "without sitebox (plain helm, say)"
+            )
+    return found
+
+
 def unchanged(helm: Helm, result: renderer.SiteRender) -> list[Outcome] | None:
     """The outcomes of a run with nothing to do, if every release is installed, deployed,
     with the rendered chart and values; None if anything would change."""
