@@ -35,7 +35,6 @@ site_option = click.option(
     "--file", "-f", "site_file", type=click.Path(dir_okay=False, path_type=Path),
     help="The site config (site.yaml).",
 )  # fmt: skip
-ACTIONS = ("add", "change", "remove")
 profile_option = click.option(
     "--profile", "-p", help="Render a profile as is, without a site.yaml (site name = profile)."
 )
@@ -226,9 +225,8 @@ def show_plan(plan: dict[str, Any], secrets: secret_store.Secrets) -> None:
         markup=False, soft_wrap=True,
     )  # fmt: skip
     for release in plan["releases"]:
-        counts = {a: sum(1 for c in release["changes"] if c["action"] == a) for a in ACTIONS}
         state = "installed" if release["installed"] else "not installed"
-        summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n) or "no changes"
+        summary = diff.summary(c["action"] for c in release["changes"])
         console.out.print(f"{release['release']} ({state}): {summary}", markup=False)
         for change in release["changes"]:
             if change["diff"]:

@@ -70,3 +70,10 @@ def changes(
                 )
                 found.append(Change("change", kind, ns, name, diff))
     return found
+
+
+def summary(actions: Iterable[str]) -> str:
+    """ "2 to add, 1 to change", or "no changes": one release's changes, counted."""
+    found = list(actions)
+    counts = {a: found.count(a) for a in ("add", "change", "remove")}
+    return ", ".join(f"{n} to {a}" for a, n in counts.items() if n) or "no changes"

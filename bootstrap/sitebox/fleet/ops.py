@@ -27,7 +27,6 @@ from sitebox.validate import runner as suite
 from sitebox.validate.commands import summary
 
 Say = Callable[[str], None]
-ACTIONS = ("add", "change", "remove")
 FEDERATION = "sitebox-federation"
 # The validation suite runs pytest in this process, which redirects stdout and keeps
 # global state: one site's suite at a time, while the other sites do the rest.
@@ -82,10 +81,9 @@ def plan(member: FleetSite, options: Options, say: Say) -> SiteReport:
             say(f"comparing {release.name}")
             installed = helm.manifest(release.name, release.namespace)
             found = diff.changes(installed or [], release.manifests, release.namespace)
-            counts = {a: sum(1 for c in found if c.action == a) for a in ACTIONS}
             state = "installed" if installed is not None else "not installed"
-            summary = ", ".join(f"{n} to {a}" for a, n in counts.items() if n) or "no changes"
-            report.changes[release.name] = [f"{state}: {summary}"]
+            counted = diff.summary(c.action for c in found)
+            report.changes[release.name] = [f"{state}: {counted}"]
             report.diffs += [result.secrets.redact(c.diff) for c in found if c.diff]
     return report
 

@@ -74,7 +74,6 @@ def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) ->
     started = time.monotonic()
     current = installer.unchanged(helm, result)
     if current is None:
-        _refuse_foreign(kube, helm, result)
         preflight(result.site, kube)
         with console.err.status("starting") as spinner:
             outcomes = installer.apply(result, kube, helm, say=spinner.update, timeout=timeout)
@@ -102,18 +101,6 @@ def _validate(
     say): a healthy site's re-run stays a matter of seconds."""
     if applied or not site_status.collect(kube, helm)["healthy"]:
         after_install(kubeconfig, context)
-
-
-def _refuse_foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> None:
-    found = installer.foreign(kube, helm, result)
-    if found:
-        raise SiteboxError(
-            "this cluster holds what the site would take over; nothing was applied:\n"
-            + "\n".join(f"  {line}" for line in found[:10]),
-            hint="remove what another release owns (`helm uninstall NAME -n NAMESPACE`) or "
-            "install the site on another cluster; a release made without sitebox can also be "
-            "removed with `helm uninstall sitebox -n sitebox`, keeping its volumes",
-        )
 
 
 def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> None:

@@ -149,10 +149,11 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
     return found
 
 
-def foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> list[str]:
-    """What stands in the way of a first install: releases of our names that sitebox never
-    installed (it stores the site's secrets before any release, so a cluster without
-    them has had no sitebox install), and objects other releases already own."""
+def _refuse_foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> None:
+    """Stop before anything is applied at what stands in the way of a first install:
+    releases of our names that sitebox never installed (it stores the site's secrets
+    before any release, so a cluster without them has had no sitebox install), and
+    objects other releases already own."""
     never_ours = kube.read_secret(SYSTEM_NAMESPACE, secret_store.ClusterStore.NAME) is None
     found = []
     for release in result.releases:
@@ -163,7 +164,14 @@ def foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> list[str]:
                 f"release {release.name} in namespace {release.namespace} was installed "
                 "without sitebox (plain helm, say)"
             )
-    return found
+    if found:
+        raise SiteboxError(
+            "this cluster holds what the site would take over; nothing was applied:\n"
+            + "\n".join(f"  {line}" for line in found[:10]),
+            hint="remove what another release owns (`helm uninstall NAME -n NAMESPACE`) or "
+            "install the site on another cluster; a release made without sitebox can also be "
+            "removed with `helm uninstall sitebox -n sitebox`, keeping its volumes",
+        )
 
 
 def unchanged(helm: Helm, result: renderer.SiteRender) -> list[Outcome] | None:
@@ -198,6 +206,7 @@ def apply(
 ) -> list[Outcome]:
     """Install or upgrade both releases of a prepared render, system first, holding the
     cluster's operation lease throughout."""
+    _refuse_foreign(kube, helm, result)
     _system_namespace(kube)
     with lock.held(kube, f"install/upgrade of site {result.site.name}"):
         return _apply(result, kube, helm, say, timeout)
