@@ -7,6 +7,9 @@ fleet.schema gets the site's OIDC and CVMFS definitions the same way.
 
     python ci/schemas.py            rewrite the .schema.json files
     python ci/schemas.py --check    exit 1 if any is out of date
+
+Each is checked against the JSON Schema 2020-12 meta-schema here, once, rather than
+by sitebox on every load.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "distro" / "schemas"
 
@@ -39,6 +43,8 @@ def generated() -> dict[Path, str]:
         "oidc": site_keys["auth"]["properties"]["oidc"],
         "cvmfs": site_keys["cvmfs"],
     }
+    for doc in docs.values():
+        Draft202012Validator.check_schema(doc)
     return {
         SCHEMAS / f"{name}.schema.json": json.dumps(doc, indent=2, sort_keys=False) + "\n"
         for name, doc in docs.items()

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a ``SiteboxError`` (message and fix, no traceback),
 
 from __future__ import annotations
 
+import importlib
 import sys
 import tempfile
 import traceback
@@ -14,47 +15,48 @@ from pathlib import Path
 import click
 
 from sitebox import __version__, console
-from sitebox.batch.commands import batch
-from sitebox.cluster.commands import cluster
-from sitebox.compose.commands import (
-    bundle_group,
-    charts_group,
-    init_cmd,
-    plan_cmd,
-    render_cmd,
-)
 from sitebox.errors import SiteboxError
-from sitebox.fleet.commands import fleet
-from sitebox.lifecycle.commands import (
-    install_cmd,
-    rollback_cmd,
-    status_cmd,
-    uninstall_cmd,
-    upgrade_cmd,
-)
-from sitebox.nodes.commands import nodes
-from sitebox.preflight.commands import preflight_cmd
-from sitebox.tools.commands import tools
-from sitebox.validate.commands import validate_cmd
+
+# Where each command lives. A command's module is imported only when it runs: importing
+# them all (the Kubernetes client, Helm, the sim cluster's PKI, Ansible's runner) cost
+# every invocation, even `--version`, most of a second.
+COMMANDS = {
+    "batch": "sitebox.batch.commands:batch",
+    "bundle": "sitebox.compose.commands:bundle_group",
+    "charts": "sitebox.compose.commands:charts_group",
+    "cluster": "sitebox.cluster.commands:cluster",
+    "fleet": "sitebox.fleet.commands:fleet",
+    "init": "sitebox.compose.commands:init_cmd",
+    "install": "sitebox.lifecycle.commands:install_cmd",
+    "nodes": "sitebox.nodes.commands:nodes",
+    "plan": "sitebox.compose.commands:plan_cmd",
+    "preflight": "sitebox.preflight.commands:preflight_cmd",
+    "render": "sitebox.compose.commands:render_cmd",
+    "rollback": "sitebox.lifecycle.commands:rollback_cmd",
+    "status": "sitebox.lifecycle.commands:status_cmd",
+    "tools": "sitebox.tools.commands:tools",
+    "uninstall": "sitebox.lifecycle.commands:uninstall_cmd",
+    "upgrade": "sitebox.lifecycle.commands:upgrade_cmd",
+    "validate": "sitebox.validate.commands:validate_cmd",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sitebox")
 def cli() -> None:
     """sitebox: JupyterHub, Dask, REANA, CVMFS and a batch connector as one site."""
-
-
-cli.add_command(tools)
-cli.add_command(cluster)
-cli.add_command(batch)
-cli.add_command(nodes)
-cli.add_command(validate_cmd)
-cli.add_command(fleet)
-for command in (
-    init_cmd, render_cmd, plan_cmd, charts_group, bundle_group,
-    install_cmd, upgrade_cmd, status_cmd, rollback_cmd, uninstall_cmd, preflight_cmd,
-):  # fmt: skip
-    cli.add_command(command)
 
 
 def _crash_log(exc: BaseException) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -24,6 +24,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError
 from sitebox.errors import SiteboxError
 
 Obj = dict[str, Any]
+Ref = tuple[str, str, str, str | None]  # apiVersion, kind, name, namespace (None: cluster-wide)
 FIELD_MANAGER = "sitebox"
 
 
@@ -130,11 +131,15 @@ class Kube:
         """Create many objects concurrently (node pools of hundreds take seconds, not minutes)."""
         items = list(objs)
         if items:
-            # Resolve kinds once up front; the discovery cache is not safe to fill from threads.
-            for kind in {(o["apiVersion"], o["kind"]) for o in items}:
-                self.dynamic.resources.get(api_version=kind[0], kind=kind[1])
+            self._discover({(o["apiVersion"], o["kind"]) for o in items})
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(self.create, items))
+
+    def _discover(self, kinds: Iterable[tuple[str, str]]) -> None:
+        """Resolve (apiVersion, kind) pairs before threads use them: the dynamic client's
+        discovery cache is not safe to fill from several threads."""
+        for api_version, kind in kinds:
+            self.dynamic.resources.get(api_version=api_version, kind=kind)
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
@@ -146,6 +151,13 @@ class Kube:
             if exc.status == 404:
                 return None
             raise KubeError(f"reading {kind} {name}: {_describe(exc)}") from None
+
+    def get_many(self, refs: Sequence[Ref], workers: int = 8) -> list[Obj | None]:
+        """``get`` of each (apiVersion, kind, name, namespace), concurrently: a release's
+        objects read one at a time cost a round trip each."""
+        self._discover({(api_version, kind) for api_version, kind, _, _ in refs})
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda ref: self.get(*ref), refs))
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.dynamic.resources.get(api_version=api_version, kind=kind).namespaced)

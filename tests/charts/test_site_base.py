@@ -209,3 +209,19 @@ def test_standard_labels_on_every_object(default: list[Manifest]) -> None:
 )
 def test_bad_values_fail_naming_the_key(helm: Helm, values: dict[str, Any], expected: str) -> None:
     assert expected in helm.template_error(CHART, values)
+
+
+def test_cvmfs_claim_for_notebook_servers_only_when_enabled(
+    default: list[Manifest], helm: Helm
+) -> None:
+    assert not find(default, "PersistentVolumeClaim")
+    values = {"cvmfs": {"enabled": True, "repositories": ["atlas.cern.ch", "sft.cern.ch"]}}
+    claim = one(helm.template(CHART, values, namespace="sitebox"), "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "cvmfs"
+    assert claim["metadata"]["namespace"] == "sitebox", "the release's: the notebook servers'"
+    assert claim["spec"]["storageClassName"] == "cvmfs"
+    assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+    annotations = claim["metadata"]["annotations"]
+    assert annotations["sitebox.io/cvmfs-repositories"] == "atlas.cern.ch,sft.cern.ch"
+    # No data in it (the driver serves the repositories): it goes with the release.
+    assert "helm.sh/resource-policy" not in annotations

@@ -55,7 +55,10 @@ def test_every_site_and_profile_key_is_in_the_reference(site: Path) -> None:
 def _commands(group: click.Command, prefix: str) -> list[str]:
     found = [prefix]
     if isinstance(group, click.Group):
-        for name, command in group.commands.items():
+        context = click.Context(group)
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            assert command is not None
             found += _commands(command, f"{prefix}-{name}")
     return found
 

@@ -1,12 +1,15 @@
 """`sitebox fleet` on three sim clusters with different profiles and node pools.
 
-The tests run in file order on one fleet: install, status, plan, drift, a failing
-site, a rolling upgrade, then bad input.
+The tests run in file order on one fleet: install (validated), status, validate,
+plan, plan with a bundle, drift, a site failing validation, a failing site, a rolling
+upgrade, then bad input.
 """
 
 from __future__ import annotations
 
 import json
+import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,11 +130,20 @@ def status(fleet: Fleet, *args: str) -> tuple[Run, dict[str, dict[str, Any]]]:
     return result, {s["site"]: s for s in json.loads(result.out)["sites"]}
 
 
+def validated(err: str, site: str) -> str:
+    """The summary line the run printed after the site's validation suite."""
+    lines = [line for line in err.splitlines() if line.startswith(f"{site}: validation: ")]
+    assert len(lines) == 1, (site, err)
+    return lines[0]
+
+
 def test_install_brings_every_site_up(fleet: Fleet) -> None:
     result = fleet.run("install", "--skip-unavailable")
     assert result.code == 0, result.err + result.out
     for site in ("alpha", "beta", "gamma"):
         assert f"{site}: done" in result.err
+        assert ", 0 failed, " in validated(result.err, site)
+    assert result.out.count("  validation: ") == 3, result.out
     federation = fleet.kube("alpha").get("v1", "ConfigMap", "sitebox-federation", SITE_NAMESPACE)
     assert federation is not None
     assert federation["data"]["issuer"] == ISSUER
@@ -149,6 +161,21 @@ def test_status_shows_every_site_healthy_without_drift(fleet: Fleet) -> None:
         assert site["health"] == "healthy", name
         assert site["drift"] == [], (name, site["drift"])
         assert (site["revision"], site["distribution"]) == (1, "2026.12"), name
+
+
+def test_validate_passes_on_every_healthy_site(fleet: Fleet) -> None:
+    result = fleet.run("validate", "-o", "json")
+    assert result.code == 0, result.err
+    sites = {s["site"]: s for s in json.loads(result.out)["sites"]}
+    assert set(sites) == {"alpha", "beta", "gamma"}
+    for name, site in sites.items():
+        assert site["whole"] and site["error"] is None, (name, site["error"])
+        counts = site["validation"]["counts"]
+        assert counts["failed"] == 0 and counts["passed"] > 0, (name, counts)
+        checks = {c["check"]: c["status"] for c in site["validation"]["checks"]}
+        # gamma's batch connector (queue mode) runs no pods: its check is "not run".
+        wanted = "passed" if name != "gamma" else "not run"
+        assert checks["pods ready [batch]"] == wanted, (name, checks)
 
 
 def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:
@@ -171,6 +198,48 @@ def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:
         assert "+  issuer: https://login.example.net/" in section, site
 
 
+MARKER = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: bundle-marker
+  labels: {app.kubernetes.io/part-of: sitebox}
+data: {from: bundle}
+"""
+
+
+def _marked_bundle(fleet: Fleet) -> Path:
+    """A bundle made by `sitebox bundle create`, its site-base chart given one more
+    ConfigMap: a plan that takes the bundle's charts shows that ConfigMap."""
+    site = fleet.folder / "bundled-site.yaml"
+    site.write_text(
+        "apiVersion: sitebox.io/v1\nkind: Site\nname: bundled\nprofile: demo\n"
+        "components: {hub: {enabled: false}, dask: {enabled: false}, storage: {enabled: false}}\n"
+    )
+    made = fleet.folder / "made.tgz"
+    result = run_sitebox("bundle", "create", "-f", str(site), "-o", str(made), env=fleet.env)
+    assert result.code == 0, result.err
+    unpacked = fleet.folder / "unpacked"
+    with tarfile.open(made) as tar:
+        tar.extractall(unpacked, filter="data")
+    (chart,) = (unpacked / "charts").glob("site-base-*")
+    (chart / "templates" / "bundle-marker.yaml").write_text(MARKER)
+    marked = fleet.folder / "marked.tgz"
+    with tarfile.open(marked, "w:gz") as tar:
+        for member in sorted(unpacked.iterdir()):
+            tar.add(member, arcname=member.name)
+    return marked
+
+
+def test_plan_takes_the_charts_of_a_bundle(fleet: Fleet) -> None:
+    result = fleet.run("plan", "-o", "json", "--bundle", str(_marked_bundle(fleet)))
+    assert result.code == 0, result.err
+    for site in json.loads(result.out)["sites"]:
+        assert site["changes"]["sitebox"] == ["installed: 1 to add"], site
+    missing = fleet.run("plan", "--bundle", str(fleet.folder / "nowhere.tgz"))
+    assert missing.code == 1
+    assert "nowhere.tgz not found" in missing.err and "Traceback" not in missing.err
+
+
 def test_a_hand_edit_on_one_site_is_reported_as_drift(fleet: Fleet) -> None:
     kube = fleet.kube("gamma")
     patch = {"data": {"issuer": "https://rogue.example.com/"}}
@@ -189,10 +258,47 @@ def test_a_hand_edit_on_one_site_is_reported_as_drift(fleet: Fleet) -> None:
     assert sites["alpha"]["whole"] and sites["beta"]["whole"]
 
 
-def _cordon(fleet: Fleet, site: str) -> None:
+def _cordon(fleet: Fleet, site: str, unschedulable: bool = True) -> None:
     kube = fleet.kube(site)
     for node in kube.nodes():
-        kube.core.patch_node(node["metadata"]["name"], {"spec": {"unschedulable": True}})
+        patch = {"spec": {"unschedulable": unschedulable}}
+        kube.core.patch_node(node["metadata"]["name"], patch)
+
+
+def _batch_pods_ready(kube: Kube, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(p["ready"] for p in kube.pod_health("batch")):
+        assert time.monotonic() < deadline, kube.pod_health("batch")
+        time.sleep(1)
+
+
+def _replaced_pod(kube: Kube) -> str:
+    """A batch pod that its controller replaces when it is deleted."""
+    for pod in kube.core.list_namespaced_pod("batch").items:
+        owners = pod.metadata.owner_references or []
+        if any(o.kind in ("ReplicaSet", "StatefulSet") for o in owners):
+            return str(pod.metadata.name)
+    raise AssertionError("no batch pod has a controller")
+
+
+def test_validate_reports_the_one_broken_site(fleet: Fleet) -> None:
+    kube = fleet.kube("beta")
+    _cordon(fleet, "beta")
+    try:
+        # Its replacement has nowhere to go: the batch connector's pods are not all ready.
+        kube.core.delete_namespaced_pod(_replaced_pod(kube), "batch")
+        result = fleet.run("validate", "-o", "json")
+    finally:
+        _cordon(fleet, "beta", unschedulable=False)
+        _batch_pods_ready(kube)
+    assert result.code == 1
+    assert "the fleet is not whole: 1 of 3 site(s): beta" in result.err, result.err
+    sites = {s["site"]: s for s in json.loads(result.out)["sites"]}
+    assert sites["beta"]["error"].startswith("validation failed: "), sites["beta"]
+    failed = [c for c in sites["beta"]["validation"]["checks"] if c["status"] == "failed"]
+    assert "pods ready [batch]" in [c["check"] for c in failed], failed
+    assert sites["alpha"]["whole"] and sites["gamma"]["whole"]
+    assert sites["alpha"]["validation"]["counts"]["failed"] == 0
 
 
 def test_an_unschedulable_site_fails_alone(fleet: Fleet) -> None:
@@ -200,10 +306,11 @@ def test_an_unschedulable_site_fails_alone(fleet: Fleet) -> None:
     fleet.write(issuer="https://login.example.net/", workers=2)
     # The cordoned site fails fast (preflight sees no schedulable capacity); the others get
     # a timeout long enough for a loaded 2-core machine.
-    result = fleet.run("install", "--skip-unavailable", "--timeout", "5m")
+    result = fleet.run("install", "--skip-unavailable", "--timeout", "5m", "--no-validate")
     assert result.code == 1
     assert "the fleet is not whole: 1 of 3 site(s): beta" in result.err, result.out + result.err
     assert "preflight failed; nothing was applied" in result.out
+    assert ": validation: " not in result.err, "--no-validate skips the suite"
     _, sites = status(fleet)
     assert sites["alpha"]["revision"] == sites["gamma"]["revision"] == 2
     assert sites["beta"]["drift"], "beta still runs what the fleet file no longer says"
@@ -214,6 +321,7 @@ def test_a_rolling_upgrade_stops_at_the_first_failing_site(fleet: Fleet) -> None
     result = fleet.run("upgrade", "--rolling", "--yes", "--skip-unavailable", "--timeout", "5m")
     assert result.code == 1
     assert "gamma (not started: the rolling run stopped at beta)" in result.err
+    assert ", 0 failed, " in validated(result.err, "alpha"), "the upgraded site is validated"
     _, sites = status(fleet)
     assert sites["alpha"]["revision"] == 3
     assert sites["gamma"]["revision"] == 2, "the sites after the failure keep their revision"

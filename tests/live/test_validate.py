@@ -104,6 +104,9 @@ def test_validate_a_site_then_a_broken_one(
     assert "installed, but validation failed:" in again.err
     assert "pods ready [batch]" in again.err and stuck()[0] in again.err
     assert "Traceback" not in again.err
+    unchecked = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable", "--no-validate")
+    assert unchecked.code == 0, "--no-validate: the suite does not run, so nothing fails"
+    assert "validating" not in unchecked.err and "pods ready" not in unchecked.err
 
     removed = sitebox(cluster, "uninstall", "--purge-data", "--yes")
     assert removed.code == 0, removed.err

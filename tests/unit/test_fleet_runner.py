@@ -13,6 +13,7 @@ from sitebox.fleet import drift, loader, runner
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.ops import Options, Say
 from sitebox.fleet.report import HEALTHY, SiteReport
+from sitebox.validate.runner import FAILED, NOT_RUN, PASSED, Check
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.unit
@@ -55,6 +56,52 @@ def test_a_rolling_run_in_groups_finishes_the_group_then_stops() -> None:
     reports = runner.rolling(MEMBERS, failing_at("alpha", seen), Options(), step=2)
     assert sorted(seen) == ["alpha", "beta"]
     assert reports[1].whole and "stopped at alpha" in (reports[2].error or "")
+
+
+def validating(broken: str, seen: list[tuple[str, bool]]) -> Any:
+    """A validation step that records where it ran and fails on ``broken``."""
+
+    def step(member: FleetSite, report: SiteReport, say: Say) -> None:
+        seen.append((member.name, threading.current_thread() is threading.main_thread()))
+        if member.name == broken:
+            raise SiteboxError("validation failed: pods ready [batch]: pod x: Unschedulable")
+
+    return step
+
+
+def test_validation_follows_in_the_main_thread_for_the_sites_that_did_not_fail() -> None:
+    steps: list[tuple[str, bool]] = []
+    reports = runner.run(MEMBERS, failing_at("beta", []), Options(), 3, validating("-", steps))
+    assert steps == [("alpha", True), ("gamma", True)], "in fleet order, one by one"
+    assert [r.whole for r in reports] == [True, False, True]
+
+
+def test_a_failed_validation_fails_the_site_alone() -> None:
+    reports = runner.run(MEMBERS, failing_at("-", []), Options(), 3, validating("beta", []))
+    assert [r.whole for r in reports] == [True, False, True]
+    assert reports[1].why.startswith("validation failed: pods ready [batch]")
+
+
+def test_a_rolling_run_stops_at_a_failed_validation() -> None:
+    seen: list[str] = []
+    reports = runner.rolling(MEMBERS, failing_at("-", seen), Options(), 1, validating("beta", []))
+    assert seen == ["alpha", "beta"], "gamma is never touched"
+    assert reports[2].error == "not started: the rolling run stopped at beta"
+
+
+def test_the_validation_shows_in_the_report() -> None:
+    checks = [
+        Check("pods ready [batch]", FAILED, "pod x: Unschedulable"),
+        Check("releases deployed", PASSED),
+        Check("hub api", NOT_RUN, "not run: sim"),
+    ]
+    report = SiteReport("a", checks=checks)
+    assert report.validation == "1 failed"
+    shown = report.as_dict()["validation"]
+    assert shown["summary"] == "1 passed, 1 failed, 1 not run"
+    assert shown["checks"][0] == {"check": "pods ready [batch]", "status": "failed",
+                                  "detail": "pod x: Unschedulable"}  # fmt: skip
+    assert SiteReport("a").as_dict()["validation"] is None
 
 
 def test_unhealthy_or_drifted_sites_are_not_whole() -> None:

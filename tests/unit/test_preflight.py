@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from sitebox.compose.commands import load_site
+from sitebox.compose.values import REANA_SHARED_CLASS
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube, KubeError
 from sitebox.model import siteconfig
@@ -213,7 +214,35 @@ def test_nfs_provides_shared_storage(tmp_path: Path) -> None:
     site = site_from(tmp_path, "storage:\n  nfs: {server: nfs.example.edu, path: /export}\n")
     result = checks.storage_shared(site, healthy(storage_classes=()))
     assert result.status == PASS
-    assert "provided by the NFS CSI driver" in result.detail
+    assert "as class shared of the NFS CSI driver" in result.detail
+
+
+def test_reana_on_a_shared_class_warns_without_the_class_its_chart_asks_for(
+    tmp_path: Path,
+) -> None:
+    site = site_from(
+        tmp_path, "storage: {sharedClassName: cephfs}\ncomponents:\n  workflow: {enabled: true}\n"
+    )
+    cephfs = StorageClassFacts("cephfs", "cephfs.csi.ceph.com", default=False)
+    result = checks.storage_shared(site, healthy(storage_classes=(cephfs,)))
+    assert result.status == WARN
+    assert "sitebox-reana-shared-volume-storage-class" in result.detail
+    assert "cephfs.csi.ceph.com" in result.fix
+    reana_class = StorageClassFacts(REANA_SHARED_CLASS, "cephfs.csi.ceph.com", default=False)
+    ready = checks.storage_shared(site, healthy(storage_classes=(cephfs, reana_class)))
+    assert ready.status == PASS
+
+
+def test_nfs_makes_the_shared_class_it_is_named_so_preflight_does_not_look_for_it(
+    tmp_path: Path,
+) -> None:
+    site = site_from(
+        tmp_path,
+        "storage:\n  sharedClassName: site-rwx\n  nfs: {server: nfs.example.edu, path: /export}\n",
+    )
+    result = checks.storage_shared(site, healthy(storage_classes=()))
+    assert result.status == PASS, result.detail
+    assert "as class site-rwx" in result.detail
 
 
 def test_shared_storage_not_needed_passes(demo: Site) -> None:

@@ -16,7 +16,7 @@ import yaml
 
 from sitebox.compose import charts, values
 from sitebox.compose.secrets import Secrets
-from sitebox.helm import Helm
+from sitebox.helm import Helm, Template
 from sitebox.model.distro import Component, Distribution
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import WARNING, Finding
@@ -121,17 +121,25 @@ def render(
             for n, spec in site.components.items()
         },
     )
-    releases: list[ReleaseRender] = []
-    findings: list[Finding] = []
-    for release, name, namespace in RELEASES:
-        release_values = values.release_values(
-            present, secrets, release, composed[release].included
+    releases = [
+        ReleaseRender(
+            release,
+            name,
+            namespace,
+            composed[release],
+            values.release_values(present, secrets, release, composed[release].included),
         )
-        rendered = ReleaseRender(release, name, namespace, composed[release], release_values)
-        rendered.manifests = helm.template(name, composed[release].path, release_values, namespace)
-        releases.append(rendered)
-        findings += _values_findings(site, secrets, rendered)
-        findings += openapi_findings(rendered.manifests, site.distribution)
+        for release, name, namespace in RELEASES
+    ]
+    # Both at once: each is a Helm process, and neither needs the other.
+    rendered = helm.template(
+        [Template(r.name, r.composed.path, r.values, r.namespace) for r in releases]
+    )
+    findings: list[Finding] = []
+    for one, manifests in zip(releases, rendered, strict=True):
+        one.manifests = manifests
+        findings += _values_findings(site, secrets, one)
+        findings += openapi_findings(manifests, site.distribution)
     # Policies over both releases at once: a waiver applies wherever its object lives.
     everything = [obj for r in releases for obj in r.manifests]
     shipped = {key for name in enabled for key, _ in site.distribution.components[name].waivers}

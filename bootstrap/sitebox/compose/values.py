@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sitebox.compose.secrets import Secrets
+from sitebox.config import load_yaml
 from sitebox.errors import Location, SiteboxError
 from sitebox.model.merge import deep_merge
 from sitebox.model.siteconfig import Site
@@ -30,6 +31,18 @@ CHART_KEY = {
     "nfs": "csi-driver-nfs",
 }
 PRIORITY_PREFIX = "sitebox"
+# The StorageClass cvmfs-csi creates for automounted repositories, and the claim on it that
+# notebook servers (site namespace, made by site-base) and batch jobs (batch namespace, made by
+# the batch chart) mount at /cvmfs.
+CVMFS_CLASS = "cvmfs"
+CVMFS_CLAIM = "cvmfs"
+# REANA 0.9.4 has three shared-storage backends. `hostpath` keeps every workspace in a directory
+# of the node the pod runs on, so REANA works on one node only. `cephfs` means an OpenStack
+# Manila share (share and access IDs, an OpenStack secret), which site.yaml cannot describe.
+# `nfs` means a ReadWriteMany claim on a StorageClass, and is right for any RWX storage; but
+# the chart names that class itself ("<prefix>-shared-volume-storage-class", the prefix being
+# the release and chart names cut to 13 characters) and has no key to choose another.
+REANA_SHARED_CLASS = "sitebox-reana-shared-volume-storage-class"
 
 Values = dict[str, Any]
 
@@ -45,12 +58,79 @@ def _resources(spec: dict[str, Any] | None) -> Values:
     }
 
 
+def _pools(site: Site, purpose: str) -> list[Values]:
+    return [pool for pool in site.config.get("nodePools", []) if purpose in pool.get("for", [])]
+
+
 def _selector(site: Site, purpose: str) -> dict[str, str]:
-    """The node labels of the site's pools meant for ``purpose`` (empty: any node)."""
-    for pool in site.config.get("nodePools", []):
-        if purpose in pool.get("for", []):
-            return dict(pool["selector"])
-    return {}
+    """The node labels of the one pool meant for ``purpose`` (empty: any node), for the
+    charts that place a workload by nodeSelector only: one selector cannot say "this pool
+    or that one", so a second pool for the same workload is an error, not ignored."""
+    pools = _pools(site, purpose)
+    if len(pools) > 1:
+        names = " and ".join(repr(pool["name"]) for pool in pools)
+        second = next(i for i, pool in enumerate(site.config["nodePools"]) if pool is pools[1])
+        raise SiteboxError(
+            f"node pools {names} are both for {purpose!r}, whose chart can place it on one "
+            "pool only",
+            hint=f"list {purpose!r} under `for` of one of these pools only, or give their "
+            "nodes a common label and select it in one pool",
+            location=_pool_location(site, second),
+        )
+    return dict(pools[0]["selector"]) if pools else {}
+
+
+def _pool_location(site: Site, index: int) -> Location:
+    """Where pool ``index`` is written in site.yaml, its line included when the file is there."""
+    key: list[str | int] = ["nodePools", index]
+    source = site.source
+    line = load_yaml(source).line_of(key) if source is not None and source.is_file() else None
+    return Location(str(source or "site.yaml"), line, f"nodePools[{index}]")
+
+
+def _placement(site: Site, purpose: str) -> tuple[dict[str, str], list[Values]]:
+    """Where ``purpose`` runs, for the charts that take node affinity as well: the one pool's
+    labels as a nodeSelector, or with several pools one NodeSelectorTerm each, which
+    Kubernetes ORs (a pod lands on a node of any of them). A pool with an empty selector
+    takes any node, and so does the workload then."""
+    pools = _pools(site, purpose)
+    if len(pools) == 1:
+        return dict(pools[0]["selector"]), []
+    if not all(pool["selector"] for pool in pools):
+        return {}, []
+    terms = [
+        {
+            "matchExpressions": [
+                {"key": key, "operator": "In", "values": [value]}
+                for key, value in sorted(pool["selector"].items())
+            ]
+        }
+        for pool in pools
+    ]
+    return {}, terms
+
+
+def _required_affinity(terms: list[Values]) -> Values:
+    required = {"nodeSelectorTerms": terms}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}}
+
+
+def _storage_class(site: Site) -> str | None:
+    """The site's class for ReadWriteOnce volumes; None leaves the cluster's default."""
+    name: str | None = site.config.get("storage", {}).get("className")
+    return name
+
+
+def _shared_storage(site: Site) -> bool:
+    """Whether the site has ReadWriteMany storage: a class of its own, or an NFS export that
+    sitebox serves through the nfs component."""
+    storage = site.config.get("storage", {})
+    return bool(storage.get("sharedClassName") or storage.get("nfs"))
+
+
+def _notebook_cvmfs(site: Site) -> bool:
+    """Notebook servers mount /cvmfs when both the hub and CVMFS are on."""
+    return all(site.components[name].get("enabled") for name in ("hub", "cvmfs"))
 
 
 def _site(site: Site, secrets: Secrets) -> Values:
@@ -73,6 +153,14 @@ def _site(site: Site, secrets: Secrets) -> Values:
             "batch": {"enabled": "batch" in enabled, "name": BATCH_NAMESPACE},
         },
         "priorityClasses": {"create": False, "prefix": PRIORITY_PREFIX},
+        # The claim notebook servers mount, in the site namespace: the batch chart's is in
+        # the batch namespace, and a pod can mount claims of its own namespace only.
+        "cvmfs": {
+            "enabled": _notebook_cvmfs(site),
+            "claimName": CVMFS_CLAIM,
+            "storageClass": CVMFS_CLASS,
+            "repositories": site.config.get("cvmfs", {}).get("repositories", []),
+        },
         **_federation(site),
     }
 
@@ -183,6 +271,7 @@ def _hub(site: Site, secrets: Secrets) -> Values:
                 "kubespawner_override": override,
             }
         )
+    selector, terms = _placement(site, "users")
     values: Values = {
         "hub": {
             "cookieSecret": secrets["hub.cookieSecret"],
@@ -191,16 +280,20 @@ def _hub(site: Site, secrets: Secrets) -> Values:
             "nodeSelector": _selector(site, "hub"),
         },
         "proxy": {"secretToken": secrets["hub.proxyToken"]},
-        "singleuser": {"profileList": profiles, "nodeSelector": _selector(site, "users")},
+        "singleuser": {"profileList": profiles, "nodeSelector": selector},
     }
-    storage = site.config.get("storage", {})
-    if storage.get("className"):
-        values["singleuser"]["storage"] = {"dynamic": {"storageClass": storage["className"]}}
-    if site.components["cvmfs"].get("enabled"):
+    if terms:
+        values["singleuser"]["extraNodeAffinity"] = {"required": terms}
+    storage_class = _storage_class(site)
+    if storage_class:
+        # The users' home volumes and the hub's database (sqlite on a claim, the default).
+        values["singleuser"]["storage"] = {"dynamic": {"storageClass": storage_class}}
+        values["hub"]["db"] = {"pvc": {"storageClassName": storage_class}}
+    if _notebook_cvmfs(site):
         values["singleuser"].setdefault("storage", {}).update(
             {
                 "extraVolumes": [
-                    {"name": "cvmfs", "persistentVolumeClaim": {"claimName": "cvmfs"}}
+                    {"name": "cvmfs", "persistentVolumeClaim": {"claimName": CVMFS_CLAIM}}
                 ],
                 "extraVolumeMounts": [{"name": "cvmfs", "mountPath": "/cvmfs", "readOnly": True}],
             }
@@ -246,10 +339,17 @@ def _dask(site: Site, secrets: Secrets) -> Values:
     }
     if extra:
         gateway["extraConfig"] = {"sitebox-limits": "\n".join(extra)}
-    placement = _selector(site, "dask")
-    if placement:
-        pod = {"extraPodConfig": {"nodeSelector": placement}}
-        gateway["backend"] = {"scheduler": pod, "worker": pod}
+    selector, terms = _placement(site, "dask")
+    pod: Values = {}
+    if selector:
+        pod["nodeSelector"] = selector
+    if terms:
+        pod["affinity"] = _required_affinity(terms)
+    if pod:
+        gateway["backend"] = {
+            "scheduler": {"extraPodConfig": pod},
+            "worker": {"extraPodConfig": pod},
+        }
     return {"gateway": gateway, "controller": {"resources": _resources(spec.get("resources"))}}
 
 
@@ -261,9 +361,9 @@ def _workflow(site: Site, secrets: Secrets) -> Values:
             "message_broker": {"user": "reana", "password": secrets["workflow.brokerPassword"]},
             "reana": {"secret_key": secrets["workflow.secretKey"]},
         },
-        "shared_storage": {
-            "backend": "hostpath" if not site.config.get("storage") else "cephfs",
-        },
+        # See REANA_SHARED_CLASS: a claim on the site's ReadWriteMany storage, else a node
+        # directory (REANA then works on one node only).
+        "shared_storage": {"backend": "nfs" if _shared_storage(site) else "hostpath"},
     }
 
 
@@ -287,6 +387,8 @@ def _batch(site: Site, secrets: Secrets) -> Values:
         },
         "cvmfs": {
             "enabled": bool(site.components["cvmfs"].get("enabled")),
+            "claimName": CVMFS_CLAIM,
+            "storageClass": CVMFS_CLASS,
             "repositories": site.config.get("cvmfs", {}).get("repositories", []),
         },
         "htcondor": {
@@ -294,6 +396,9 @@ def _batch(site: Site, secrets: Secrets) -> Values:
             "tokenSigningKey": secrets["batch.signingKey"],
         },
     }
+    storage_class = _storage_class(site)
+    if storage_class:
+        values["htcondor"]["submit"] = {"spool": {"storageClass": storage_class}}
     values["job"] = {"nodeSelector": _selector(site, "batch")}
     if "job" in spec:
         values["job"].update(cpu=str(spec["job"]["cpu"]), memory=spec["job"]["memory"])
@@ -306,6 +411,15 @@ def _batch(site: Site, secrets: Secrets) -> Values:
 
 def _storage(site: Site, secrets: Secrets) -> Values:
     spec = site.components["storage"]
+    data: Values = {
+        "name": "data",
+        "type": "persistentVolumeClaim",
+        "size": spec.get("size", "10Gi"),
+        "maxVolumes": 0,
+    }
+    storage_class = _storage_class(site)
+    if storage_class:
+        data["storageClass"] = storage_class
     return {
         "s3": {
             "enabled": True,
@@ -318,9 +432,8 @@ def _storage(site: Site, secrets: Secrets) -> Values:
             },
             "resources": _resources(spec.get("resources")),
         },
-        "volume": {"dataDirs": [{"name": "data", "type": "persistentVolumeClaim",
-                                 "size": spec.get("size", "10Gi"), "maxVolumes": 0}]},
-    }  # fmt: skip
+        "volume": {"dataDirs": [data]},
+    }
 
 
 def _cvmfs(site: Site, secrets: Secrets) -> Values:
@@ -335,7 +448,7 @@ def _cvmfs(site: Site, secrets: Secrets) -> Values:
     if cvmfs.get("repositories"):
         lines.append("CVMFS_REPOSITORIES=" + ",".join(cvmfs["repositories"]))
     return {
-        "automountStorageClass": {"create": True, "name": "cvmfs"},
+        "automountStorageClass": {"create": True, "name": CVMFS_CLASS},
         "extraConfigMaps": {"cvmfs-csi-default-local": {"default.local": "\n".join(lines) + "\n"}},
     }
 
@@ -349,13 +462,18 @@ def _nfs(site: Site, secrets: Secrets) -> Values:
             "site.yaml, or turn the component off (`components: {nfs: {enabled: false}}`)",
             location=Location(str(site.source or "site.yaml"), key="storage.nfs"),
         )
-    return {
+    parameters = {"server": nfs["server"], "share": nfs["path"]}
+    values: Values = {
         "storageClass": {
             "create": True,
             "name": site.config["storage"].get("sharedClassName", "shared"),
-            "parameters": {"server": nfs["server"], "share": nfs["path"]},
+            "parameters": parameters,
         }
     }
+    if site.components["workflow"].get("enabled"):
+        # The class REANA's shared claim asks for by name, on the same export.
+        values["storageClasses"] = [{"name": REANA_SHARED_CLASS, "parameters": parameters}]
+    return values
 
 
 BUILDERS: dict[str, Callable[[Site, Secrets], Values]] = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -10,11 +12,15 @@ import click
 from rich.table import Table
 
 from sitebox import console
+from sitebox.compose import bundle as bundles
+from sitebox.compose.commands import bundle_option
 from sitebox.config.suggest import did_you_mean
 from sitebox.errors import SiteboxError
 from sitebox.fleet import loader, ops, runner
 from sitebox.fleet.model import Fleet, FleetSite
 from sitebox.fleet.report import SiteReport
+from sitebox.options import validate_option
+from sitebox.validate.commands import summary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +50,16 @@ _skip = click.option(
 _timeout = click.option("--timeout", default="10m", show_default=True, help="Per release.")
 
 
+@contextmanager
+def _charts(bundle: Path | None) -> Iterator[Path | None]:
+    """The bundle's charts, unpacked once for every site (they only read them)."""
+    if bundle is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="sitebox-fleet-") as tmp:
+        yield bundles.extract(bundle, Path(tmp) / "bundle")
+
+
 def _members(fleet: Fleet, sites: str | None) -> list[FleetSite]:
     wanted = [s.strip() for s in sites.split(",") if s.strip()] if sites else []
     known = [s.name for s in fleet.sites]
@@ -59,18 +75,22 @@ def _members(fleet: Fleet, sites: str | None) -> list[FleetSite]:
 
 def _summary(fleet: Fleet, reports: list[SiteReport]) -> None:
     pinned = {m.name for m in fleet.sites if m.pinned}
-    table = Table("site", "revision", "distribution", "health", "drift", "result")
+    table = Table("site", "revision", "distribution", "health", "drift", "validation", "result")
     for r in reports:
         version = (r.distribution or "-") + (" (pinned)" if r.site in pinned else "")
         drift = str(len(r.drift)) if r.drift else "none"
         result = "[green]ok" if r.whole else f"[red]{r.why}"
-        table.add_row(r.site, str(r.revision or "-"), version, r.health, drift, result)
+        table.add_row(
+            r.site, str(r.revision or "-"), version, r.health, drift, r.validation, result
+        )
     console.out.print(table)
 
 
 def _details(reports: list[SiteReport]) -> None:
     for r in reports:
         lines = [f"  note: {n}" for n in r.notes]
+        if r.checks is not None:
+            lines.append(f"  validation: {summary(r.checks)}")
         if r.error:
             lines.append(f"  error: {r.error}")
             if r.hint:
@@ -103,11 +123,16 @@ def fleet() -> None:
 
 @fleet.command("plan")
 @_common
+@bundle_option
 @_output
-def plan_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
+def plan_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, bundle: Path | None, output: str
+) -> None:
     """What install would change on each site (reads only)."""
     loaded = loader.load(fleet_file)
-    reports = runner.run(_members(loaded, sites), ops.plan, ops.Options(), parallel)
+    members = _members(loaded, sites)
+    with _charts(bundle) as charts:
+        reports = runner.run(members, ops.plan, ops.Options(bundle=charts), parallel)
     if output == "text":
         _show_plan(reports)
     _finish(reports, output, loaded, table=False)
@@ -130,22 +155,31 @@ def _show_plan(reports: list[SiteReport]) -> None:
 
 @fleet.command("install")
 @_common
+@bundle_option
 @_skip
 @_timeout
+@validate_option
 def install_cmd(
-    fleet_file: Path, sites: str | None, parallel: int, skip_unavailable: bool, timeout: str
-) -> None:
-    """Install every site concurrently; a failing site does not stop the others."""
+    fleet_file: Path, sites: str | None, parallel: int, bundle: Path | None,
+    skip_unavailable: bool, timeout: str, validate: bool,
+) -> None:  # fmt: skip
+    """Install every site concurrently, then validate each; a failing site does not stop
+    the others."""
     loaded = loader.load(fleet_file)
-    options = ops.Options(skip_unavailable, timeout)
-    reports = runner.run(_members(loaded, sites), ops.install, options, parallel)
+    members = _members(loaded, sites)
+    then = ops.validation if validate else None
+    with _charts(bundle) as charts:
+        options = ops.Options(skip_unavailable, timeout, charts)
+        reports = runner.run(members, ops.install, options, parallel, then)
     _finish(reports, "text", loaded)
 
 
 @fleet.command("upgrade")
 @_common
+@bundle_option
 @_skip
 @_timeout
+@validate_option
 @click.option("--rolling", is_flag=True, help="A few sites at a time; stop at the first failure.")
 @click.option(
     "--step", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -153,31 +187,39 @@ def install_cmd(
 )  # fmt: skip
 @click.option("--yes", "-y", is_flag=True, help="Do not show the plan and ask first.")
 def upgrade_cmd(
-    fleet_file: Path, sites: str | None, parallel: int, skip_unavailable: bool, timeout: str,
-    rolling: bool, step: int, yes: bool,
+    fleet_file: Path, sites: str | None, parallel: int, bundle: Path | None,
+    skip_unavailable: bool, timeout: str, validate: bool, rolling: bool, step: int, yes: bool,
 ) -> None:  # fmt: skip
-    """Show what changes, ask, upgrade; --rolling stops at the first failing site."""
+    """Show what changes, ask, upgrade, validate; --rolling stops at the first failing site."""
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
-    if not yes:
-        _show_plan(runner.run(members, ops.plan, ops.Options(), parallel))
-        if not click.confirm("upgrade these sites?", default=False, err=True):
-            raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
-    options = ops.Options(skip_unavailable, timeout)
-    if rolling:
-        reports = runner.rolling(members, ops.upgrade, options, step)
-    else:
-        reports = runner.run(members, ops.upgrade, options, parallel)
+    then = ops.validation if validate else None
+    with _charts(bundle) as charts:
+        options = ops.Options(skip_unavailable, timeout, charts)
+        if not yes:
+            _show_plan(runner.run(members, ops.plan, options, parallel))
+            if not click.confirm("upgrade these sites?", default=False, err=True):
+                raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+        if rolling:
+            reports = runner.rolling(members, ops.upgrade, options, step, then)
+        else:
+            reports = runner.run(members, ops.upgrade, options, parallel, then)
     _finish(reports, "text", loaded)
 
 
 @fleet.command("status")
 @_common
+@bundle_option
 @_output
-def status_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
-    """Per site: revision, distribution, health, and drift from the fleet file."""
+def status_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, bundle: Path | None, output: str
+) -> None:
+    """Per site: revision, distribution, health, and drift from the fleet file; give the
+    --bundle the sites were installed from, or what only it carries shows as drift."""
     loaded = loader.load(fleet_file)
-    reports = runner.run(_members(loaded, sites), ops.status, ops.Options(), parallel)
+    members = _members(loaded, sites)
+    with _charts(bundle) as charts:
+        reports = runner.run(members, ops.status, ops.Options(bundle=charts), parallel)
     _finish(reports, output, loaded)
 
 
@@ -187,5 +229,6 @@ def status_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) 
 def validate_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str) -> None:
     """The fleet file, then on each site the `sitebox validate` suite and its peers."""
     loaded = loader.load(fleet_file)
-    reports = runner.run(_members(loaded, sites), ops.validate, ops.Options(), parallel)
+    members = _members(loaded, sites)
+    reports = runner.run(members, ops.state, ops.Options(), parallel, ops.validation)
     _finish(reports, output, loaded)

@@ -3,21 +3,24 @@
 Each function is the single-site lifecycle (``sitebox.lifecycle``) called in
 process, with progress going to the site's line instead of the terminal.
 A ``SiteboxError`` here ends this site only; the runner records it.
+
+``validation`` is the exception: the runner calls it one site after another in the
+main thread, once the threads are done (see ``runner.run`` for why).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sitebox.compose import diff
 from sitebox.compose.render import SiteRender
 from sitebox.compose.values import SITE_NAMESPACE
 from sitebox.fleet import drift
 from sitebox.fleet.model import FleetSite
-from sitebox.fleet.report import HEALTHY, SiteReport
+from sitebox.fleet.report import HEALTHY, NOT_INSTALLED, SiteReport
 from sitebox.helm import Helm
 from sitebox.kube import Kube
 from sitebox.lifecycle import install as installer
@@ -28,18 +31,17 @@ from sitebox.validate.commands import summary
 
 Say = Callable[[str], None]
 FEDERATION = "sitebox-federation"
-# The validation suite runs pytest in this process, which redirects stdout and keeps
-# global state: one site's suite at a time, while the other sites do the rest.
-_SUITE = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Options:
     skip_unavailable: bool = False
     timeout: str = "10m"
+    bundle: Path | None = None  # an extracted bundle's charts; the sites only read them
 
 
 Operation = Callable[[FleetSite, Options, Say], SiteReport]
+Step = Callable[[FleetSite, SiteReport, Say], None]
 
 
 def _connect(member: FleetSite, say: Say) -> tuple[Kube, Helm]:
@@ -61,7 +63,7 @@ def _record_state(report: SiteReport, kube: Kube, helm: Helm) -> bool:
     report.revision = site.get("revision")
     report.distribution = info["distribution"]
     if not site["installed"]:
-        report.health = "not installed"
+        report.health = NOT_INSTALLED
         return False
     waiting = [f"{n}: {h['waiting']}" for n, h in info["components"].items() if h.get("waiting")]
     report.health = (
@@ -75,7 +77,9 @@ def plan(member: FleetSite, options: Options, say: Say) -> SiteReport:
     report = SiteReport(member.name)
     kube, helm = _connect(member, say)
     say("rendering")
-    with installer.prepared(member.site, kube, skip_unavailable=True) as result:
+    with installer.prepared(
+        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
+    ) as result:
         _left_out(result, report)
         for release in result.releases:
             say(f"comparing {release.name}")
@@ -96,7 +100,9 @@ def _install(member: FleetSite, options: Options, say: Say, upgrade: bool) -> Si
     say("preflight")
     preflight(member.site, kube, warn=report.notes.append)
     say("composing and rendering")
-    with installer.prepared(member.site, kube, options.skip_unavailable) as result:
+    with installer.prepared(
+        member.site, kube, skip_unavailable=options.skip_unavailable, bundle_charts=options.bundle
+    ) as result:
         _left_out(result, report)
         outcomes = installer.apply(result, kube, helm, say=say, timeout=options.timeout)
     report.notes += [
@@ -125,7 +131,9 @@ def status(member: FleetSite, options: Options, say: Say) -> SiteReport:
     if not _record_state(report, kube, helm):
         return report
     say("checking drift")
-    with installer.prepared(member.site, kube, skip_unavailable=True) as result:
+    with installer.prepared(
+        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
+    ) as result:
         _left_out(result, report)
         report.drift = drift.find(result, kube, helm, report.distribution)
     return report
@@ -141,22 +149,27 @@ def _federation_problem(member: FleetSite, kube: Kube) -> str | None:
     return None if listed == expected else f"peers listed {listed}, the fleet has {expected}"
 
 
-def validate(member: FleetSite, options: Options, say: Say) -> SiteReport:
-    """The `sitebox validate` suite on the site, and its federation ConfigMap's peers."""
+def state(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """Revision, distribution and health: what `fleet validate` reads before its suite."""
     report = SiteReport(member.name, checked_health=True)
     kube, helm = _connect(member, say)
-    if not _record_state(report, kube, helm):
-        return report
-    say("waiting for the validation suite")
-    with _SUITE:
-        say("validating")
-        checks = suite.run_site(member.kubeconfig, member.context)
-    report.notes.append(f"validation: {summary(checks)}")
+    say("reading status")
+    _record_state(report, kube, helm)
+    return report
+
+
+def validation(member: FleetSite, report: SiteReport, say: Say) -> None:
+    """The `sitebox validate` suite on an installed site, and its federation ConfigMap's
+    peers; what fails becomes the site's error."""
+    if report.health in ("-", NOT_INSTALLED):
+        return  # nothing to validate: the state was not read, or the site is not there
+    say("validating")
+    report.checks = suite.run_site(member.kubeconfig, member.context)
+    say(f"validation: {summary(report.checks)}")
     problems = [f"{c.name}: {c.detail.splitlines()[0] if c.detail else 'failed'}"
-                for c in checks if c.status == suite.FAILED]  # fmt: skip
-    federated = _federation_problem(member, kube)
+                for c in report.checks if c.status == suite.FAILED]  # fmt: skip
+    federated = _federation_problem(member, Kube(member.kubeconfig, member.context))
     problems += [f"federation: {federated}"] if federated else []
     if problems:
         report.error = "validation failed: " + "; ".join(problems)
         report.hint = "fix what each failed check names; `sitebox fleet validate` checks again"
-    return report

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sitebox.fleet.drift import Drift
+from sitebox.validate.commands import counts, summary
+from sitebox.validate.runner import FAILED, PASSED, Check
 
 HEALTHY = "healthy"
+NOT_INSTALLED = "not installed"
 
 
 @dataclass
@@ -22,6 +25,7 @@ class SiteReport:
     changes: dict[str, list[str]] = field(default_factory=dict)  # plan: release -> lines
     diffs: list[str] = field(default_factory=list)  # plan: redacted diffs
     notes: list[str] = field(default_factory=list)  # warnings, components left out
+    checks: list[Check] | None = None  # the validation suite's; None if it did not run
     checked_health: bool = False  # whether health counts towards a whole fleet
 
     @property
@@ -41,6 +45,14 @@ class SiteReport:
             return self.health
         return "ok"
 
+    @property
+    def validation(self) -> str:
+        """The suite's counts in a few words, for the table; "-" if it did not run."""
+        if self.checks is None:
+            return "-"
+        found = counts(self.checks)
+        return f"{found[FAILED]} failed" if found[FAILED] else f"{found[PASSED]} passed"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "site": self.site,
@@ -53,4 +65,11 @@ class SiteReport:
             "drift": [{"what": d.what, "diff": d.detail} for d in self.drift],
             "changes": self.changes,
             "notes": self.notes,
+            "validation": None
+            if self.checks is None
+            else {
+                "summary": summary(self.checks),
+                "counts": counts(self.checks),
+                "checks": [c.as_dict() for c in self.checks],
+            },
         }

@@ -26,7 +26,7 @@ from sitebox.kube import Kube
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
-from sitebox.options import context_option, kubeconfig_option
+from sitebox.options import context_option, kubeconfig_option, validate_option
 from sitebox.preflight import checks
 from sitebox.validate.commands import after_install
 
@@ -72,11 +72,14 @@ def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) ->
     there is nothing to check the cluster for (preflight) or to validate afresh, and a
     re-run takes seconds. True if anything was applied."""
     started = time.monotonic()
-    current = installer.unchanged(helm, result)
+    found_now = installer.states(helm, result)
+    current = installer.unchanged(helm, result, found_now)
     if current is None:
         preflight(result.site, kube)
         with console.err.status("starting") as spinner:
-            outcomes = installer.apply(result, kube, helm, say=spinner.update, timeout=timeout)
+            outcomes = installer.apply(
+                result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
+            )
     else:
         outcomes = current
     _report(result, outcomes)
@@ -127,16 +130,18 @@ def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> N
     "--skip-unavailable", is_flag=True, help="Install what has its chart here; list the rest."
 )
 @click.option("--timeout", default="10m", show_default=True, help="Per release.")
+@validate_option
 def install_cmd(
     site_file: Path | None, profile: str | None, bundle: Path | None, kubeconfig: Path | None,
-    context: str | None, skip_unavailable: bool, timeout: str,
+    context: str | None, skip_unavailable: bool, timeout: str, validate: bool,
 ) -> None:  # fmt: skip
     """Install a site (both releases); running it again changes nothing."""
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, skip_unavailable, bundle) as result:
         applied = _apply(result, kube, helm, timeout)
-    _validate(applied, kube, helm, kubeconfig, context)
+    if validate:
+        _validate(applied, kube, helm, kubeconfig, context)
 
 
 def check_upgrade_path(site: Site, kube: Kube) -> None:
@@ -161,9 +166,10 @@ def check_upgrade_path(site: Site, kube: Kube) -> None:
 @click.option("--skip-unavailable", is_flag=True)
 @click.option("--timeout", default="10m", show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before applying.")
+@validate_option
 def upgrade_cmd(
     site_file: Path | None, profile: str | None, bundle: Path | None, kubeconfig: Path | None,
-    context: str | None, skip_unavailable: bool, timeout: str, yes: bool,
+    context: str | None, skip_unavailable: bool, timeout: str, yes: bool, validate: bool,
 ) -> None:  # fmt: skip
     """Show what would change, ask, then upgrade; secrets and volumes are kept."""
     site = load_site(site_file, profile)
@@ -174,7 +180,8 @@ def upgrade_cmd(
         if not yes and not click.confirm("apply these changes?", default=False, err=True):
             raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
         applied = _apply(result, kube, helm, timeout)
-    _validate(applied, kube, helm, kubeconfig, context)
+    if validate:
+        _validate(applied, kube, helm, kubeconfig, context)
 
 
 def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:

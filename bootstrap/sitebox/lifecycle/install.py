@@ -24,8 +24,8 @@ from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
-from sitebox.helm import Helm, HelmError
-from sitebox.kube import Kube
+from sitebox.helm import STUCK, Helm, HelmError, Installed
+from sitebox.kube import Kube, Ref
 from sitebox.lifecycle import lock
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import ERROR
@@ -111,33 +111,46 @@ def _explain(
     )
 
 
-def _unchanged(helm: Helm, release: renderer.ReleaseRender) -> int | None:
+States = dict[str, Installed | None]
+
+
+def states(helm: Helm, result: renderer.SiteRender) -> States:
+    """How each release of the render stands on the cluster now, by release name."""
+    return helm.read((release.name, release.namespace) for release in result.releases)
+
+
+def _unchanged(helm: Helm, release: renderer.ReleaseRender, state: Installed | None) -> int | None:
     """The current revision if the installed release has the same chart and values."""
-    revision = helm.find(release.name, release.namespace)
-    if revision is None or revision.status != "deployed":
+    if state is None or state.revision.status != "deployed":
         return None
     meta = yaml.safe_load(release.composed.path.joinpath("Chart.yaml").read_text())
-    if revision.chart != f"{meta['name']}-{meta['version']}":
+    if state.revision.chart != f"{meta['name']}-{meta['version']}":
         return None
     same = helm.values(release.name, release.namespace) == release.values
-    return revision.revision if same else None
+    return state.revision.revision if same else None
 
 
 HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
+
+
+CRD = "CustomResourceDefinition"
+
+
+def _ref(kube: Kube, release: renderer.ReleaseRender, obj: dict[str, Any]) -> Ref:
+    meta = obj["metadata"]
+    namespaced = kube.namespaced(obj["apiVersion"], obj["kind"])
+    namespace = (meta.get("namespace") or release.namespace) if namespaced else None
+    return obj["apiVersion"], obj["kind"], meta["name"], namespace
 
 
 def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
     """Objects a first install of the release would create that exist already and belong
     to something else (another Helm release, or nothing Helm knows): Helm would refuse
     them halfway through; this says which, before anything is applied."""
+    # CRDs are applied by sitebox itself, server-side, whoever made them.
+    refs = [_ref(kube, release, o) for o in release.manifests if o["kind"] != CRD]
     found = []
-    for obj in release.manifests:
-        if obj["kind"] == "CustomResourceDefinition":
-            continue  # applied by sitebox itself, server-side, whoever made them
-        namespace = None
-        if kube.namespaced(obj["apiVersion"], obj["kind"]):
-            namespace = obj["metadata"].get("namespace") or release.namespace
-        live = kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+    for (_, kind, name, namespace), live in zip(refs, kube.get_many(refs), strict=True):
         if live is None:
             continue
         annotations = live["metadata"].get("annotations") or {}
@@ -145,11 +158,11 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
         if owner != (release.name, release.namespace):
             where = f"{namespace}/" if namespace else ""
             by = f"Helm release {owner[0]} ({owner[1]})" if owner[0] else "no Helm release"
-            found.append(f"{obj['kind']} {where}{obj['metadata']['name']} exists, made by {by}")
+            found.append(f"{kind} {where}{name} exists, made by {by}")
     return found
 
 
-def _refuse_foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> None:
+def _refuse_foreign(kube: Kube, result: renderer.SiteRender, found_now: States) -> None:
     """Stop before anything is applied at what stands in the way of a first install:
     releases of our names that sitebox never installed (it stores the site's secrets
     before any release, so a cluster without them has had no sitebox install), and
@@ -157,7 +170,7 @@ def _refuse_foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> None
     never_ours = kube.read_secret(SYSTEM_NAMESPACE, secret_store.ClusterStore.NAME) is None
     found = []
     for release in result.releases:
-        if helm.find(release.name, release.namespace) is None:
+        if found_now[release.name] is None:
             found += _claimed(kube, release)
         elif never_ours:
             found.append(
@@ -174,12 +187,12 @@ def _refuse_foreign(kube: Kube, helm: Helm, result: renderer.SiteRender) -> None
         )
 
 
-def unchanged(helm: Helm, result: renderer.SiteRender) -> list[Outcome] | None:
+def unchanged(helm: Helm, result: renderer.SiteRender, found_now: States) -> list[Outcome] | None:
     """The outcomes of a run with nothing to do, if every release is installed, deployed,
     with the rendered chart and values; None if anything would change."""
     outcomes = []
     for release in result.releases:
-        revision = _unchanged(helm, release)
+        revision = _unchanged(helm, release, found_now[release.name])
         if revision is None:
             return None
         outcomes.append(Outcome(release.name, revision, changed=False))
@@ -202,11 +215,17 @@ def prepared(
 
 
 def apply(
-    result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str = "10m"
+    result: renderer.SiteRender,
+    kube: Kube,
+    helm: Helm,
+    say: Say,
+    timeout: str = "10m",
+    found_now: States | None = None,
 ) -> list[Outcome]:
     """Install or upgrade both releases of a prepared render, system first, holding the
-    cluster's operation lease throughout."""
-    _refuse_foreign(kube, helm, result)
+    cluster's operation lease throughout. ``found_now``: the releases' states if the
+    caller has just read them."""
+    _refuse_foreign(kube, result, states(helm, result) if found_now is None else found_now)
     _system_namespace(kube)
     with lock.held(kube, f"install/upgrade of site {result.site.name}"):
         return _apply(result, kube, helm, say, timeout)
@@ -218,18 +237,21 @@ def _apply(
     say("storing secrets")
     # Stored before any release uses them: an interrupted install reuses, never regenerates.
     secret_store.persist(secret_store.ClusterStore(kube, SYSTEM_NAMESPACE), result.secrets)
-    crds = [
-        o for r in result.releases for o in r.manifests if o["kind"] == "CustomResourceDefinition"
-    ]
+    crds = [o for r in result.releases for o in r.manifests if o["kind"] == CRD]
     if crds:
         say(f"applying {len(crds)} CRDs (server-side)")
         kube.apply_crds(crds)
     outcomes = []
+    # Read again under the lease: until it was held, another run may have been at work.
+    held = states(helm, result)
     for release in result.releases:
-        recovered = helm.recover(release.name, release.namespace, timeout)
-        if recovered:
-            say(f"{release.name}: {recovered}")
-        unchanged = _unchanged(helm, release)
+        state, recovered = held[release.name], None
+        if state is not None and state.revision.status in STUCK:
+            recovered = helm.recover(release.name, release.namespace, timeout)
+            if recovered:
+                say(f"{release.name}: {recovered}")
+            state = helm.read([(release.name, release.namespace)])[release.name]
+        unchanged = _unchanged(helm, release, state)
         if unchanged is not None:
             outcomes.append(Outcome(release.name, unchanged, changed=False, recovered=recovered))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,9 @@ def versions(folder: Path | None = None) -> list[str]:
     return sorted(found)
 
 
+# One read per process: a command asks for the distribution in several places, and its
+# files do not change while sitebox runs.
+@functools.cache
 def load(version: str | None = None, folder: Path | None = None) -> Distribution:
     folder = folder or distro_dir()
     known = versions(folder)

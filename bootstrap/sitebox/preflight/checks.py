@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from sitebox.cluster.quantity import QuantityError, cpu_millis, memory_bytes
-from sitebox.compose.values import SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.compose.values import REANA_SHARED_CLASS, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube, KubeError
 from sitebox.model.siteconfig import Site
@@ -330,6 +330,14 @@ def storage_shared(site: Site, facts: ClusterFacts) -> Result:
     name = "storage-shared"
     storage = site.config.get("storage", {})
     shared = storage.get("sharedClassName")
+    nfs = storage.get("nfs")
+    if nfs:
+        # storage.nfs turns the nfs component on, and it creates the class (named
+        # sharedClassName, or "shared"): the class is not there before the install.
+        made = shared or "shared"
+        return Result(
+            name, PASS, f"{nfs['server']}:{nfs['path']}, as class {made} of the NFS CSI driver"
+        )
     if shared:
         found = facts.storage_class(shared)
         if found is None:
@@ -341,10 +349,17 @@ def storage_shared(site: Site, facts: ClusterFacts) -> Result:
                 f"create StorageClass {shared}, or set storage.sharedClassName to an existing "
                 "ReadWriteMany class",
             )
+        reana = site.components.get("workflow", {}).get("enabled")
+        if reana and facts.storage_class(REANA_SHARED_CLASS) is None:
+            return Result(
+                name,
+                WARN,
+                f"REANA's shared claim asks for StorageClass {REANA_SHARED_CLASS}, which does "
+                "not exist: its workflows would wait for their volume",
+                f"create StorageClass {REANA_SHARED_CLASS} with the provisioner and parameters "
+                f"of {shared} ({found.provisioner})",
+            )
         return Result(name, PASS, f"storage.sharedClassName {shared} ({found.provisioner})")
-    if storage.get("nfs"):
-        nfs = storage["nfs"]
-        return Result(name, PASS, f"{nfs['server']}:{nfs['path']}, provided by the NFS CSI driver")
     if not site.requires.get("readWriteMany"):
         return Result(name, PASS, f"profile {site.profile} needs no ReadWriteMany storage")
     return Result(

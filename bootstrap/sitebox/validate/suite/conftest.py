@@ -14,7 +14,7 @@ import pytest
 
 from sitebox.compose.render import RELEASES
 from sitebox.compose.values import SITE_NAMESPACE
-from sitebox.helm import Helm
+from sitebox.helm import Helm, Installed
 from sitebox.kube import Kube
 from sitebox.lifecycle.status import SITE_INFO
 from sitebox.validate import facts
@@ -57,9 +57,16 @@ def site(kube: Kube) -> facts.SiteFacts:
 
 
 @pytest.fixture(scope="session")
-def manifests(helm: Helm) -> dict[str, list[dict[str, Any]]]:
+def releases(helm: Helm) -> dict[str, Installed | None]:
+    """Each release as it stands, by release name; read once for every check."""
+    return helm.read((name, namespace) for _, name, namespace in RELEASES)
+
+
+@pytest.fixture(scope="session")
+def manifests(releases: dict[str, Installed | None]) -> dict[str, list[dict[str, Any]]]:
     """The objects of each release's current revision, by release ("site", "system")."""
-    return {key: helm.manifest(name, namespace) or [] for key, name, namespace in RELEASES}
+    found = {key: releases[name] for key, name, _ in RELEASES}
+    return {key: state.objects if state else [] for key, state in found.items()}
 
 
 @pytest.fixture(scope="session")
