@@ -44,6 +44,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 _Loader.add_constructor("tag:yaml.org,2002:value", helm_command.SafeLoader.construct_value)
 helm_command.SafeLoader = helm_client.SafeLoader = helm_models.SafeLoader = _Loader
 
+
 # Charts read so far, by path and Chart.yaml's modification time (see Helm._chart).
 _CHARTS: dict[tuple[Path, int], Any] = {}
 # Helm's version, by binary (see _Command).
@@ -90,6 +91,21 @@ class Installed:
 
     revision: Revision
     objects: list[dict[str, Any]]
+    values: dict[str, Any]  # as given to Helm (holds secrets: never print it)
+
+
+def _installed(status: dict[str, Any], listed: dict[str, Any]) -> Installed:
+    """A release from its status and its line in ``helm list`` (chart, app version)."""
+    revision = Revision(
+        release=status["name"],
+        namespace=status["namespace"],
+        revision=int(status["version"]),
+        status=status["info"]["status"],
+        chart=listed.get("chart", "?"),
+        app_version=listed.get("app_version"),
+    )
+    objects = [dict(obj) for obj in yaml.load_all(status.get("manifest", ""), _Loader) if obj]
+    return Installed(revision, objects, status.get("config") or {})
 
 
 def _first_lines(exc: Exception, lines: int = 6) -> str:
@@ -109,6 +125,7 @@ class Helm:
     def __init__(self, kubeconfig: Path | None = None, context: str | None = None):
         executable = str(binary("helm"))
         command = _Command(executable=executable, kubeconfig=kubeconfig, kubecontext=context)
+        self._command = command
         self._client = pyhelm3.Client(command, executable=executable)
 
     @property
@@ -237,24 +254,40 @@ class Helm:
 
         return self._run(f"pulling chart {name} {version} from {repository}", go())
 
-    async def _installed(self, release: str, namespace: str) -> Installed | None:
+    async def _status(self, release: str, namespace: str) -> dict[str, Any] | None:
         try:
-            rev = await self._client.get_current_revision(release, namespace=namespace)
+            status: dict[str, Any] = await self._command.status(release, namespace=namespace)
         except helm_errors.ReleaseNotFoundError:
             return None
-        objects = [dict(obj) for obj in await rev.resources() if obj]
-        return Installed(await self._revision(rev), objects)
+        return status
+
+    async def _charts(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """Every release of ``namespace``, whatever its state, by name: the one listing
+        that names each release's chart (a status does not)."""
+        listed = await self._command.list(
+            namespace=namespace, include_failed=True, include_pending=True,
+            include_uninstalling=True,
+        )  # fmt: skip
+        return {entry["name"]: entry for entry in listed}
 
     def read(self, releases: Iterable[tuple[str, str]]) -> dict[str, Installed | None]:
-        """Each (release, namespace)'s current revision and objects, None where it is not
-        installed; read concurrently, one Helm call each."""
+        """Each (release, namespace) as it stands, None where it is not installed. One
+        status per release (revision, state, objects, values) and one listing per
+        namespace (the chart), all at once."""
         wanted = list(releases)
+        namespaces = sorted({namespace for _, namespace in wanted})
 
-        async def go() -> list[Installed | None]:
-            return list(await asyncio.gather(*(self._installed(*pair) for pair in wanted)))
+        async def go() -> tuple[list[dict[str, Any] | None], list[dict[str, dict[str, Any]]]]:
+            statuses = asyncio.gather(*(self._status(*pair) for pair in wanted))
+            listings = asyncio.gather(*(self._charts(ns) for ns in namespaces))
+            return await statuses, await listings
 
-        found = self._run(f"reading releases {', '.join(r for r, _ in wanted)}", go())
-        return {release: state for (release, _), state in zip(wanted, found, strict=True)}
+        statuses, listings = self._run(f"reading releases {', '.join(r for r, _ in wanted)}", go())
+        charts = dict(zip(namespaces, listings, strict=True))
+        return {
+            release: _installed(status, charts[namespace].get(release, {})) if status else None
+            for (release, namespace), status in zip(wanted, statuses, strict=True)
+        }
 
     def manifest(self, release: str, namespace: str) -> list[dict[str, Any]] | None:
         """The objects of the release's current revision, or None if it is not installed."""
@@ -267,19 +300,11 @@ class Helm:
         return state.revision if state else None
 
     def current(self, release: str, namespace: str) -> Revision:
-        async def go() -> Revision:
-            rev = await self._client.get_current_revision(release, namespace=namespace)
-            return await self._revision(rev)
-
-        return self._run(f"reading release {release!r}", go())
-
-    def values(self, release: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
-            current = await self._client.get_current_revision(release, namespace=namespace)
-            rev = current if revision is None else await current.release.revision(revision)
-            return dict(await rev.values())
-
-        return self._run(f"reading values of {release!r}", go())
+        """The current revision; HelmError if the release is not installed."""
+        revision = self.find(release, namespace)
+        if revision is None:
+            raise HelmError(f"release {release!r} is not installed in namespace {namespace}")
+        return revision
 
     def rollback(
         self, release: str, namespace: str, revision: int, timeout: str = "5m"

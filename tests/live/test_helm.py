@@ -18,6 +18,12 @@ def _message(kube: Kube, namespace: str) -> str:
     return str(config.get("data", {}).get("message"))
 
 
+def _values(helm: Helm, release: str, namespace: str) -> dict[str, object]:
+    state = helm.read([(release, namespace)])[release]
+    assert state is not None, f"{release} is not installed"
+    return state.values
+
+
 def test_install_upgrade_rollback(sim_cluster: SimCluster) -> None:
     helm = Helm(sim_cluster.kubeconfig)
     kube = Kube(sim_cluster.kubeconfig)
@@ -33,12 +39,18 @@ def test_install_upgrade_rollback(sim_cluster: SimCluster) -> None:
     )
     assert second.revision == 2
     assert _message(kube, "helm-test") == "upgraded"
-    assert helm.values("smoke", "helm-test") == {"replicas": 3, "message": "upgraded"}
+    assert _values(helm, "smoke", "helm-test") == {"replicas": 3, "message": "upgraded"}
 
     third = helm.rollback("smoke", "helm-test", 1, timeout="90s")
     assert third.revision == 3
     assert _message(kube, "helm-test") == "hello"
-    assert helm.values("smoke", "helm-test") == {"replicas": 2}
+    assert _values(helm, "smoke", "helm-test") == {"replicas": 2}
+
+    state = helm.read([("smoke", "helm-test"), ("absent", "helm-test")])
+    assert state["absent"] is None
+    assert state["smoke"] is not None
+    assert (state["smoke"].revision.revision, state["smoke"].revision.chart) == (3, "hello-0.1.0")
+    assert {o["kind"] for o in state["smoke"].objects} >= {"ConfigMap", "Deployment"}
 
     helm.uninstall("smoke", "helm-test")
     assert kube.get("v1", "ConfigMap", "smoke-hello", "helm-test") is None
@@ -53,7 +65,7 @@ def test_failed_upgrade_rolls_back_and_names_the_release(sim_cluster: SimCluster
         helm.install_or_upgrade("stuck", CHART, {"cpu": "64"}, "helm-fail", timeout="10s")
     current = helm.current("stuck", "helm-fail")
     assert current.status == "deployed"
-    assert helm.values("stuck", "helm-fail") == {"replicas": 1}
+    assert _values(helm, "stuck", "helm-fail") == {"replicas": 1}
     deployment = kube.get("apps/v1", "Deployment", "stuck-hello", "helm-fail") or {}
     requests = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
     assert requests["cpu"] == "100m"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
 from sitebox.options import context_option, kubeconfig_option, validate_option
 from sitebox.preflight import checks
+from sitebox.validate import runner as validation
 from sitebox.validate.commands import after_install
 
 
@@ -58,24 +60,35 @@ def preflight(site: Site, kube: Kube, warn: Callable[[str], None] = _warn) -> No
 
 @contextmanager
 def _prepared(
-    site: Site, kube: Kube, skip_unavailable: bool, bundle: Path | None
-) -> Iterator[renderer.SiteRender]:
+    site: Site, kube: Kube, helm: Helm, skip_unavailable: bool, bundle: Path | None
+) -> Iterator[tuple[renderer.SiteRender, installer.States]]:
+    """The site rendered and checked, and how its releases stand now."""
     console.err.print("composing and rendering", markup=False)
-    with tempfile.TemporaryDirectory() as tmp:
+    with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as tmp:
+        # Read while the site renders: neither needs the other, and both wait on Helm.
+        reading = pool.submit(helm.read, [(name, namespace) for _, name, namespace in RELEASES])
         charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
         with installer.prepared(site, kube, skip_unavailable, charts) as result:
-            yield result
+            yield result, reading.result()
 
 
-def _apply(result: renderer.SiteRender, kube: Kube, helm: Helm, timeout: str) -> bool:
+def _apply(
+    result: renderer.SiteRender,
+    found_now: installer.States,
+    kube: Kube,
+    helm: Helm,
+    timeout: str,
+    validate: bool,
+) -> bool:
     """Apply the render, unless the site is installed exactly as rendered already: then
     there is nothing to check the cluster for (preflight) or to validate afresh, and a
     re-run takes seconds. True if anything was applied."""
     started = time.monotonic()
-    found_now = installer.states(helm, result)
-    current = installer.unchanged(helm, result, found_now)
+    current = installer.unchanged(result, found_now)
     if current is None:
         preflight(result.site, kube)
+        if validate:
+            validation.warm_up()
         with console.err.status("starting") as spinner:
             outcomes = installer.apply(
                 result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
@@ -138,8 +151,8 @@ def install_cmd(
     """Install a site (both releases); running it again changes nothing."""
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
-    with _prepared(site, kube, skip_unavailable, bundle) as result:
-        applied = _apply(result, kube, helm, timeout)
+    with _prepared(site, kube, helm, skip_unavailable, bundle) as (result, found_now):
+        applied = _apply(result, found_now, kube, helm, timeout, validate)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
 
@@ -175,18 +188,21 @@ def upgrade_cmd(
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
     check_upgrade_path(site, kube)
-    with _prepared(site, kube, skip_unavailable, bundle) as result:
-        _show_changes(result, helm)
-        if not yes and not click.confirm("apply these changes?", default=False, err=True):
-            raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
-        applied = _apply(result, kube, helm, timeout)
+    with _prepared(site, kube, helm, skip_unavailable, bundle) as (result, found_now):
+        _show_changes(result, found_now)
+        if not yes:
+            if not click.confirm("apply these changes?", default=False, err=True):
+                raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+            found_now = installer.states(helm, result)  # the answer may have taken a while
+        applied = _apply(result, found_now, kube, helm, timeout, validate)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
 
 
-def _show_changes(result: renderer.SiteRender, helm: Helm) -> None:
+def _show_changes(result: renderer.SiteRender, found_now: installer.States) -> None:
     for release in result.releases:
-        installed = helm.manifest(release.name, release.namespace) or []
+        state = found_now[release.name]
+        installed = state.objects if state else []
         found = diff.changes(installed, release.manifests, release.namespace)
         console.out.print(f"{release.name}: {len(found) or 'no'} change(s)", markup=False)
         for change in found:

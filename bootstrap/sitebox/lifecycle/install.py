@@ -119,15 +119,14 @@ def states(helm: Helm, result: renderer.SiteRender) -> States:
     return helm.read((release.name, release.namespace) for release in result.releases)
 
 
-def _unchanged(helm: Helm, release: renderer.ReleaseRender, state: Installed | None) -> int | None:
+def _unchanged(release: renderer.ReleaseRender, state: Installed | None) -> int | None:
     """The current revision if the installed release has the same chart and values."""
     if state is None or state.revision.status != "deployed":
         return None
     meta = yaml.safe_load(release.composed.path.joinpath("Chart.yaml").read_text())
     if state.revision.chart != f"{meta['name']}-{meta['version']}":
         return None
-    same = helm.values(release.name, release.namespace) == release.values
-    return state.revision.revision if same else None
+    return state.revision.revision if state.values == release.values else None
 
 
 HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
@@ -187,12 +186,12 @@ def _refuse_foreign(kube: Kube, result: renderer.SiteRender, found_now: States) 
         )
 
 
-def unchanged(helm: Helm, result: renderer.SiteRender, found_now: States) -> list[Outcome] | None:
+def unchanged(result: renderer.SiteRender, found_now: States) -> list[Outcome] | None:
     """The outcomes of a run with nothing to do, if every release is installed, deployed,
     with the rendered chart and values; None if anything would change."""
     outcomes = []
     for release in result.releases:
-        revision = _unchanged(helm, release, found_now[release.name])
+        revision = _unchanged(release, found_now[release.name])
         if revision is None:
             return None
         outcomes.append(Outcome(release.name, revision, changed=False))
@@ -251,7 +250,7 @@ def _apply(
             if recovered:
                 say(f"{release.name}: {recovered}")
             state = helm.read([(release.name, release.namespace)])[release.name]
-        unchanged = _unchanged(helm, release, state)
+        unchanged = _unchanged(release, state)
         if unchanged is not None:
             outcomes.append(Outcome(release.name, unchanged, changed=False, recovered=recovered))
             continue

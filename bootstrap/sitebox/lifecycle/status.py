@@ -7,7 +7,7 @@ from typing import Any
 
 from sitebox.compose.render import RELEASES
 from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE
-from sitebox.helm import Helm, HelmError
+from sitebox.helm import Helm
 from sitebox.kube import Kube
 from sitebox.model import distro
 
@@ -32,12 +32,11 @@ def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
 
 def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
     releases = []
-    for _, name, namespace in RELEASES:
-        try:
-            revision = helm.current(name, namespace)
-        except HelmError:
+    for name, state in helm.read((name, namespace) for _, name, namespace in RELEASES).items():
+        if state is None:
             releases.append({"release": name, "installed": False})
             continue
+        revision = state.revision
         releases.append(
             {"release": name, "installed": True, "revision": revision.revision,
              "status": revision.status, "chart": revision.chart}
