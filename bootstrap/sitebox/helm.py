@@ -277,12 +277,18 @@ class Helm:
         wanted = list(releases)
         namespaces = sorted({namespace for _, namespace in wanted})
 
-        async def go() -> tuple[list[dict[str, Any] | None], list[dict[str, dict[str, Any]]]]:
-            statuses = asyncio.gather(*(self._status(*pair) for pair in wanted))
-            listings = asyncio.gather(*(self._charts(ns) for ns in namespaces))
-            return await statuses, await listings
+        async def go() -> list[Any]:
+            # One gather: a failure in any call ends it with every other outcome collected
+            # (two in turn would leave the second's error to the garbage collector).
+            return list(
+                await asyncio.gather(
+                    *(self._status(*pair) for pair in wanted),
+                    *(self._charts(namespace) for namespace in namespaces),
+                )
+            )
 
-        statuses, listings = self._run(f"reading releases {', '.join(r for r, _ in wanted)}", go())
+        found = self._run(f"reading releases {', '.join(r for r, _ in wanted)}", go())
+        statuses, listings = found[: len(wanted)], found[len(wanted) :]
         charts = dict(zip(namespaces, listings, strict=True))
         return {
             release: _installed(status, charts[namespace].get(release, {})) if status else None
@@ -303,7 +309,10 @@ class Helm:
         """The current revision; HelmError if the release is not installed."""
         revision = self.find(release, namespace)
         if revision is None:
-            raise HelmError(f"release {release!r} is not installed in namespace {namespace}")
+            raise HelmError(
+                f"release {release!r} is not installed in namespace {namespace}",
+                hint="`sitebox install` installs the site; `sitebox status` shows what is there",
+            )
         return revision
 
     def rollback(

@@ -245,11 +245,10 @@ def test_a_pool_with_an_empty_selector_lets_the_workload_run_anywhere(tmp_path: 
 def test_two_pools_for_a_workload_placed_by_nodeselector_is_an_error_at_the_pool(
     tmp_path: Path, workspace: dict[str, str], workload: str
 ) -> None:
-    site, secrets = _load(tmp_path, TWO_POOLS.format(first=workload, second=workload))
-    path = tmp_path / "site.yaml"
+    path = write_site(tmp_path, TWO_POOLS.format(first=workload, second=workload))
     line = path.read_text().splitlines().index("  - name: gpu") + 1
     with pytest.raises(SiteboxError) as raised:
-        _apps(site, secrets)
+        siteconfig.load(path)
     error = raised.value
     assert "'cpu' and 'gpu'" in error.message and repr(workload) in error.message
     assert error.hint and "one of these pools" in error.hint

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sitebox.compose.secrets import Secrets
-from sitebox.config import load_yaml
 from sitebox.errors import Location, SiteboxError
 from sitebox.model.merge import deep_merge
 from sitebox.model.siteconfig import Site
@@ -63,29 +62,10 @@ def _pools(site: Site, purpose: str) -> list[Values]:
 
 
 def _selector(site: Site, purpose: str) -> dict[str, str]:
-    """The node labels of the one pool meant for ``purpose`` (empty: any node), for the
-    charts that place a workload by nodeSelector only: one selector cannot say "this pool
-    or that one", so a second pool for the same workload is an error, not ignored."""
+    """The node labels of the pool meant for ``purpose`` (empty: any node), for the charts
+    that place a workload by nodeSelector only (the site loader allows one such pool)."""
     pools = _pools(site, purpose)
-    if len(pools) > 1:
-        names = " and ".join(repr(pool["name"]) for pool in pools)
-        second = next(i for i, pool in enumerate(site.config["nodePools"]) if pool is pools[1])
-        raise SiteboxError(
-            f"node pools {names} are both for {purpose!r}, whose chart can place it on one "
-            "pool only",
-            hint=f"list {purpose!r} under `for` of one of these pools only, or give their "
-            "nodes a common label and select it in one pool",
-            location=_pool_location(site, second),
-        )
     return dict(pools[0]["selector"]) if pools else {}
-
-
-def _pool_location(site: Site, index: int) -> Location:
-    """Where pool ``index`` is written in site.yaml, its line included when the file is there."""
-    key: list[str | int] = ["nodePools", index]
-    source = site.source
-    line = load_yaml(source).line_of(key) if source is not None and source.is_file() else None
-    return Location(str(source or "site.yaml"), line, f"nodePools[{index}]")
 
 
 def _placement(site: Site, purpose: str) -> tuple[dict[str, str], list[Values]]:

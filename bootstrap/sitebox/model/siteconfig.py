@@ -81,6 +81,30 @@ def from_document(doc: Document) -> Site:
     )
 
 
+# Workloads whose charts place pods by a nodeSelector only, which cannot say "this pool
+# or that one"; notebooks and Dask take node affinity, so several pools may serve them.
+SELECTOR_ONLY = ("hub", "batch")
+
+
+def _pool_problems(doc: Document) -> list[Problem]:
+    pools = doc.data.get("nodePools", [])
+    problems = []
+    for purpose in SELECTOR_ONLY:
+        serving = [i for i, pool in enumerate(pools) if purpose in pool.get("for", [])]
+        if len(serving) > 1:
+            names = " and ".join(repr(pools[i]["name"]) for i in serving)
+            problems.append(
+                doc.problem(
+                    ["nodePools", serving[1]],
+                    f"node pools {names} are {'both' if len(serving) == 2 else 'all'} for "
+                    f"{purpose!r}, whose chart can place it on one pool only",
+                    f"list {purpose!r} under `for` of one of these pools only, or give their "
+                    "nodes a common label and select it in one pool",
+                )
+            )
+    return problems
+
+
 def _check_relations(
     doc: Document, dist: distro.Distribution, components: dict[str, dict[str, Any]]
 ) -> None:
@@ -111,6 +135,7 @@ def _check_relations(
                         f"or components.{name}.enabled: false",
                     )
                 )
+    problems += _pool_problems(doc)
     auth = doc.data.get("auth", {})
     if auth.get("type") == "oidc" and "oidc" not in auth:
         problems.append(
