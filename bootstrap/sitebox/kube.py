@@ -334,6 +334,10 @@ class Kube:
                 if exc.status != 410:  # 410 Gone: the version expired; list again
                     raise KubeError(f"watching {namespace}: {_describe(exc)}") from None
                 version = ""
+            except (UnreachableError, urllib3.exceptions.HTTPError):
+                # A watch cut off mid-stream (reset, timeout on a busy server) resumes
+                # where it was; one that never comes back ends with the caller's timeout.
+                time.sleep(0.5)
 
     def watch_pods(self, namespace: str, selector: str, stop: Callable[[], bool]) -> Iterator[Obj]:
         """Pods as they change: name, node, phase."""

@@ -202,6 +202,6 @@ def test_load_test_through_the_scoped_account(scoped: Path, sim_cluster: SimClus
     report = json.loads(result.out)
     assert report["accepted"] == 40
     assert report["completed"] == 40
-    assert report["scheduled"] == 40
+    assert report["scheduled"] == 40, result.err
     assert report["rejected"] == {}
     assert report["accepted_per_second"] > 0
