@@ -87,7 +87,8 @@ class Template:
 
 @dataclass(frozen=True)
 class Installed:
-    """A release as it stands: its current revision and the objects it made."""
+    """A release as it stands: its current revision, the objects it made, and the values
+    it was given."""
 
     revision: Revision
     objects: list[dict[str, Any]]
