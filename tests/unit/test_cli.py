@@ -63,3 +63,25 @@ def test_kind_driver_without_kind_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.code == 1
     assert "the kind driver needs `kind` on PATH" in result.err
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`sitebox --version` or `--help` must not load the Kubernetes client, Helm or the
+    sim cluster: each command's module is imported when that command runs."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom click.testing import CliRunner\nfrom sitebox.cli import cli\n"
+        "CliRunner().invoke(cli, ['--version'])\n"
+        "heavy = [m for m in ('kubernetes', 'pyhelm3', 'sitebox.cluster.sim', 'pytest') "
+        "if m in sys.modules]\nprint(','.join(heavy))\n"
+        "CliRunner().invoke(cli, ['install', '--help'])\n"
+        "print('kubernetes' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    loaded, after_install_help = result.stdout.splitlines()
+    assert loaded == "", f"imported by --version: {loaded}"
+    assert after_install_help == "True", "install's own module is imported when it is asked for"
