@@ -12,7 +12,7 @@ import logging
 import re
 import shutil
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,8 +91,9 @@ class Installed:
     it was given."""
 
     revision: Revision
-    objects: list[dict[str, Any]]
-    values: dict[str, Any]  # as given to Helm (holds secrets: never print it)
+    # Both hold the site's secrets (values, rendered Secrets): kept out of any repr.
+    objects: list[dict[str, Any]] = field(repr=False)
+    values: dict[str, Any] = field(repr=False)
 
 
 def _installed(status: dict[str, Any], listed: dict[str, Any]) -> Installed:

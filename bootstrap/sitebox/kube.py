@@ -19,7 +19,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import DynamicApiError
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
 from sitebox.errors import SiteboxError
 
@@ -161,6 +161,15 @@ class Kube:
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.dynamic.resources.get(api_version=api_version, kind=kind).namespaced)
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the API server knows the kind: a custom resource's does not until its
+        CRD is established."""
+        try:
+            self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            return False
+        return True
 
     def list_objects(
         self,

@@ -152,3 +152,15 @@ def test_openapi_checks_span_the_supported_versions() -> None:
     findings = openapi_findings([schema], distro.load())
     assert findings, "v1beta3 FlowSchema was removed in 1.32 and must be reported"
     assert all(f.kind == "FlowSchema" for f in findings)
+
+
+@pytest.mark.parametrize("repositories", ["[.cern.ch]", "[atlas.cern.ch, atlas.cern.ch]"])
+def test_cvmfs_repositories_are_checked_as_the_charts_check_them(
+    tmp_path: Path, repositories: str
+) -> None:
+    path = write_site(
+        tmp_path, f"name: uni\nprofile: tier3\ncvmfs:\n  repositories: {repositories}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        siteconfig.load(path)
+    assert "cvmfs.repositories" in err.value.render()

@@ -5,6 +5,7 @@ this machine, are checked against those charts' own schemas and defaults (shared
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,18 @@ def test_reana_uses_a_shared_claim_only_on_readwritemany_storage(
     # One of the backends the chart's values.yaml lists ("hostpath | cephfs | nfs").
     listed = (_upstream("reana") / "values.yaml").read_text().split("backend:")[1].split("\n")[0]
     assert backend in listed.split("#")[1].replace("|", " ").split()
+
+
+def test_reana_keeps_hostpath_when_the_nfs_component_is_left_out(tmp_path: Path) -> None:
+    """An export serves volumes only through the nfs component: when its chart is not
+    here (and the site installs with --skip-unavailable), REANA must not wait for a
+    class nobody creates."""
+    body = (
+        f"name: uni\nprofile: tier3\ncomponents:\n  workflow: {{enabled: true}}\nstorage: {NFS}\n"
+    )
+    site, secrets = _load(tmp_path, body)
+    left_out = replace(site, components={**site.components, "nfs": {"enabled": False}})
+    assert _apps(left_out, secrets)["reana"]["shared_storage"] == {"backend": "hostpath"}
 
 
 def test_reana_finds_its_storage_class_on_the_sites_nfs_export(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ on uninstall, with the custom resources made from them.
 
 No upstream chart is on this machine, so the argo component's chart comes in a bundle,
 as an air-gapped site gets its charts: a stand-in of ours under the pinned name and
-version, with one CRD and no templates.
+version, with one CRD and one resource of its kind.
 """
 
 from __future__ import annotations
@@ -81,6 +81,15 @@ def _bundle(path: Path, crd: dict[str, Any]) -> Path:
             yaml.safe_dump({"apiVersion": "v2", "name": chart.name, "version": chart.version}),
         )
         _add(tar, f"{folder}/crds/probe.yaml", yaml.safe_dump(crd))
+        # A resource of the CRD's kind in the chart's templates: the cluster does not serve
+        # the kind until sitebox has applied the CRD, which a first install must allow for.
+        made = {
+            "apiVersion": "fixture.sitebox.io/v1",
+            "kind": "Probe",
+            "metadata": {"name": "chart-made"},
+            "spec": {"target": "gateway"},
+        }
+        _add(tar, f"{folder}/templates/probe.yaml", yaml.safe_dump(made))
     return path
 
 
@@ -101,6 +110,8 @@ def test_crds_are_applied_updated_and_kept(cluster: Cluster, tmp_path: Path) -> 
     assert installed.code == 0, installed.err
     assert "left out: argo" not in installed.err, "the bundle's chart is used"
     assert _fields(kube) == {"target"}
+    made = kube.get("fixture.sitebox.io/v1", "Probe", "chart-made", "sitebox")
+    assert made and made["spec"] == {"target": "gateway"}, "Helm made the chart's resource"
     kube.create(
         {
             "apiVersion": "fixture.sitebox.io/v1",

@@ -217,7 +217,7 @@ def test_nfs_provides_shared_storage(tmp_path: Path) -> None:
     assert "as class shared of the NFS CSI driver" in result.detail
 
 
-def test_reana_on_a_shared_class_warns_without_the_class_its_chart_asks_for(
+def test_reana_on_a_shared_class_fails_without_the_class_its_chart_asks_for(
     tmp_path: Path,
 ) -> None:
     site = site_from(
@@ -225,7 +225,7 @@ def test_reana_on_a_shared_class_warns_without_the_class_its_chart_asks_for(
     )
     cephfs = StorageClassFacts("cephfs", "cephfs.csi.ceph.com", default=False)
     result = checks.storage_shared(site, healthy(storage_classes=(cephfs,)))
-    assert result.status == WARN
+    assert result.status == FAIL
     assert "sitebox-reana-shared-volume-storage-class" in result.detail
     assert "cephfs.csi.ceph.com" in result.fix
     reana_class = StorageClassFacts(REANA_SHARED_CLASS, "cephfs.csi.ceph.com", default=False)

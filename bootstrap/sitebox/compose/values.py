@@ -105,7 +105,10 @@ def _shared_storage(site: Site) -> bool:
     """Whether the site has ReadWriteMany storage: a class of its own, or an NFS export that
     sitebox serves through the nfs component."""
     storage = site.config.get("storage", {})
-    return bool(storage.get("sharedClassName") or storage.get("nfs"))
+    # The export serves volumes only through the nfs component, which may be left out
+    # (its chart not on this machine).
+    served = storage.get("nfs") and site.components["nfs"].get("enabled")
+    return bool(storage.get("sharedClassName") or served)
 
 
 def _notebook_cvmfs(site: Site) -> bool:

@@ -193,10 +193,25 @@ def upgrade_cmd(
         if not yes:
             if not click.confirm("apply these changes?", default=False, err=True):
                 raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
-            found_now = installer.states(helm, result)  # the answer may have taken a while
+            found_now = _unmoved(found_now, installer.states(helm, result))
         applied = _apply(result, found_now, kube, helm, timeout, validate)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
+
+
+def _unmoved(shown: installer.States, now: installer.States) -> installer.States:
+    """The releases as they are after the admin's answer, which may have taken a while:
+    if another run changed them meanwhile, what was approved is not what would apply."""
+
+    def revisions(states: installer.States) -> dict[str, int | None]:
+        return {name: s.revision.revision if s else None for name, s in states.items()}
+
+    if revisions(now) != revisions(shown):
+        raise SiteboxError(
+            "the site changed while the changes were shown; nothing was applied",
+            hint="run `sitebox upgrade` again to see what it would change now",
+        )
+    return now
 
 
 def _show_changes(result: renderer.SiteRender, found_now: installer.States) -> None:

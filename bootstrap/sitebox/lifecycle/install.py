@@ -146,8 +146,13 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
     """Objects a first install of the release would create that exist already and belong
     to something else (another Helm release, or nothing Helm knows): Helm would refuse
     them halfway through; this says which, before anything is applied."""
-    # CRDs are applied by sitebox itself, server-side, whoever made them.
-    refs = [_ref(kube, release, o) for o in release.manifests if o["kind"] != CRD]
+    # CRDs are applied by sitebox itself, server-side, whoever made them; a resource of a
+    # kind the cluster does not serve yet (its CRD comes with this install) cannot exist.
+    refs = [
+        _ref(kube, release, o)
+        for o in release.manifests
+        if o["kind"] != CRD and kube.serves(o["apiVersion"], o["kind"])
+    ]
     found = []
     for (_, kind, name, namespace), live in zip(refs, kube.get_many(refs), strict=True):
         if live is None:

@@ -353,9 +353,9 @@ def storage_shared(site: Site, facts: ClusterFacts) -> Result:
         if reana and facts.storage_class(REANA_SHARED_CLASS) is None:
             return Result(
                 name,
-                WARN,
+                FAIL,
                 f"REANA's shared claim asks for StorageClass {REANA_SHARED_CLASS}, which does "
-                "not exist: its workflows would wait for their volume",
+                "not exist: REANA's pods would wait for it until the install times out",
                 f"create StorageClass {REANA_SHARED_CLASS} with the provisioner and parameters "
                 f"of {shared} ({found.provisioner})",
             )

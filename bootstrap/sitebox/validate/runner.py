@@ -126,8 +126,8 @@ def run(suite: Path, options: list[str]) -> list[Check]:
 
 
 def warm_up() -> None:
-    """Import pytest in the background: called as Helm starts to wait on an install,
-    whose validation then starts at once."""
+    """Import pytest in the background: called once an install is sure to apply, so the
+    import overlaps the apply (mostly Helm waiting) and the validation starts at once."""
     threading.Thread(target=importlib.import_module, args=("pytest",), daemon=True).start()
 
 
