@@ -106,8 +106,12 @@ def _installed(status: dict[str, Any], listed: dict[str, Any]) -> Installed:
         chart=listed.get("chart", "?"),
         app_version=listed.get("app_version"),
     )
-    objects = [dict(obj) for obj in yaml.load_all(status.get("manifest", ""), _Loader) if obj]
-    return Installed(revision, objects, status.get("config") or {})
+    return Installed(revision, _objects(status), status.get("config") or {})
+
+
+def _objects(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of a release's status, empty documents dropped."""
+    return [dict(obj) for obj in yaml.load_all(status.get("manifest", ""), _Loader) if obj]
 
 
 def _first_lines(exc: Exception, lines: int = 6) -> str:
@@ -299,8 +303,8 @@ class Helm:
 
     def manifest(self, release: str, namespace: str) -> list[dict[str, Any]] | None:
         """The objects of the release's current revision, or None if it is not installed."""
-        state = self.read([(release, namespace)])[release]
-        return state.objects if state else None
+        status = self._run(f"reading release {release!r}", self._status(release, namespace))
+        return _objects(status) if status else None
 
     def find(self, release: str, namespace: str) -> Revision | None:
         """The current revision, or None if the release is not installed."""
