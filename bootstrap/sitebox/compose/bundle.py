@@ -10,6 +10,9 @@ import io
 import json
 import shutil
 import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -74,6 +77,17 @@ def _add_text(tar: tarfile.TarFile, name: str, text: str) -> None:
     member = _normalize(tarfile.TarInfo(name))
     member.size = len(data)
     tar.addfile(member, io.BytesIO(data))
+
+
+@contextmanager
+def unpacked(path: Path | None) -> Iterator[Path | None]:
+    """The charts of the bundle at ``path``, unpacked for as long as the block runs
+    (None without a bundle)."""
+    if path is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="sitebox-bundle-") as tmp:
+        yield extract(path, Path(tmp) / "bundle")
 
 
 def extract(path: Path, into: Path) -> Path:

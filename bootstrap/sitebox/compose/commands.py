@@ -79,10 +79,12 @@ def rendered(
 ) -> Iterator[renderer.SiteRender]:
     site = load_site(site_file, profile)
     secrets = secrets_for(site, kube)
-    with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
-        charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
-        with console.err.status("rendering with helm template"):
-            yield renderer.render(site, secrets, Path(tmp), charts)
+    with (
+        tempfile.TemporaryDirectory(prefix="sitebox-") as tmp,
+        bundles.unpacked(bundle) as charts,
+        console.err.status("rendering with helm template"),
+    ):
+        yield renderer.render(site, secrets, Path(tmp), charts)
 
 
 def report(result: renderer.SiteRender) -> None:

@@ -28,6 +28,8 @@ RELEASES = (
     ("system", "sitebox-system", values.SYSTEM_NAMESPACE),
     ("site", "sitebox", values.SITE_NAMESPACE),
 )
+# (Helm release, namespace) of each, as Helm is asked about them.
+RELEASE_NAMES = tuple((name, namespace) for _, name, namespace in RELEASES)
 # Folder of upstream schema copies (<chart-folder>/values.schema.json, values.yaml), used
 # when the chart itself is not on this machine. CI points it at shared/upstream.
 SCHEMA_COPIES_ENV = "SITEBOX_UPSTREAM_SCHEMAS"

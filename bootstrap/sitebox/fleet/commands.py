@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,16 +46,6 @@ _skip = click.option(
     "--skip-unavailable", is_flag=True, help="Install what has its chart here; list the rest."
 )
 _timeout = click.option("--timeout", default="10m", show_default=True, help="Per release.")
-
-
-@contextmanager
-def _charts(bundle: Path | None) -> Iterator[Path | None]:
-    """The bundle's charts, unpacked once for every site (they only read them)."""
-    if bundle is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="sitebox-fleet-") as tmp:
-        yield bundles.extract(bundle, Path(tmp) / "bundle")
 
 
 def _members(fleet: Fleet, sites: str | None) -> list[FleetSite]:
@@ -131,7 +119,7 @@ def plan_cmd(
     """What install would change on each site (reads only)."""
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
-    with _charts(bundle) as charts:
+    with bundles.unpacked(bundle) as charts:
         reports = runner.run(members, ops.plan, ops.Options(bundle=charts), parallel)
     if output == "text":
         _show_plan(reports)
@@ -168,7 +156,7 @@ def install_cmd(
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
     then = ops.validation if validate else None
-    with _charts(bundle) as charts:
+    with bundles.unpacked(bundle) as charts:
         options = ops.Options(skip_unavailable, timeout, charts)
         reports = runner.run(members, ops.install, options, parallel, then)
     _finish(reports, "text", loaded)
@@ -194,7 +182,7 @@ def upgrade_cmd(
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
     then = ops.validation if validate else None
-    with _charts(bundle) as charts:
+    with bundles.unpacked(bundle) as charts:
         options = ops.Options(skip_unavailable, timeout, charts)
         if not yes:
             _show_plan(runner.run(members, ops.plan, options, parallel))
@@ -218,7 +206,7 @@ def status_cmd(
     --bundle the sites were installed from, or what only it carries shows as drift."""
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
-    with _charts(bundle) as charts:
+    with bundles.unpacked(bundle) as charts:
         reports = runner.run(members, ops.status, ops.Options(bundle=charts), parallel)
     _finish(reports, output, loaded)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from sitebox.compose import bundle as bundles
 from sitebox.compose import diff
 from sitebox.compose import render as renderer
 from sitebox.compose.commands import bundle_option, load_site, profile_option, site_option
-from sitebox.compose.render import RELEASES
+from sitebox.compose.render import RELEASE_NAMES, RELEASES
 from sitebox.compose.secrets import ClusterStore
 from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
@@ -64,10 +63,9 @@ def _prepared(
 ) -> Iterator[tuple[renderer.SiteRender, installer.States]]:
     """The site rendered and checked, and how its releases stand now."""
     console.err.print("composing and rendering", markup=False)
-    with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as tmp:
+    with ThreadPoolExecutor(max_workers=1) as pool, bundles.unpacked(bundle) as charts:
         # Read while the site renders: neither needs the other, and both wait on Helm.
-        reading = pool.submit(helm.read, [(name, namespace) for _, name, namespace in RELEASES])
-        charts = bundles.extract(bundle, Path(tmp) / "bundle") if bundle else None
+        reading = pool.submit(helm.read, RELEASE_NAMES)
         with installer.prepared(site, kube, skip_unavailable, charts) as result:
             yield result, reading.result()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sitebox.compose.render import RELEASES
+from sitebox.compose.render import RELEASE_NAMES
 from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE
 from sitebox.helm import Helm
 from sitebox.kube import Kube
@@ -32,7 +32,7 @@ def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
 
 def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
     releases = []
-    for name, state in helm.read((name, namespace) for _, name, namespace in RELEASES).items():
+    for name, state in helm.read(RELEASE_NAMES).items():
         if state is None:
             releases.append({"release": name, "installed": False})
             continue

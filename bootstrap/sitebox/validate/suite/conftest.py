@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sitebox.compose.render import RELEASES
+from sitebox.compose.render import RELEASE_NAMES, RELEASES
 from sitebox.compose.values import SITE_NAMESPACE
 from sitebox.helm import Helm, Installed
 from sitebox.kube import Kube
@@ -59,7 +59,7 @@ def site(kube: Kube) -> facts.SiteFacts:
 @pytest.fixture(scope="session")
 def releases(helm: Helm) -> dict[str, Installed | None]:
     """Each release as it stands, by release name; read once for every check."""
-    return helm.read((name, namespace) for _, name, namespace in RELEASES)
+    return helm.read(RELEASE_NAMES)
 
 
 @pytest.fixture(scope="session")
