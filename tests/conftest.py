@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from sitebox.compose.charts import chart_cache
 from sitebox.kube import Kube, wait_for
 from sitebox.tools import install, pins
 
@@ -26,6 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 # Copies of the upstream charts' values schemas, beside the checkout (see shared/upstream/INDEX.md).
 UPSTREAM = ROOT.parent / "shared" / "upstream"
+# The machine's chart cache, where `sitebox charts import|pull` put the real upstream charts:
+# the tests of the real site (tests/site) and of the demo use it. Every other test sees an
+# empty cache, so it tests the plumbing on our own charts alone, the same on any machine.
+# Both are set once, by the first process to import this (pytest-xdist's workers inherit them).
+UPSTREAM_CHARTS = Path(os.environ.setdefault("SITEBOX_TEST_UPSTREAM_CHARTS", str(chart_cache())))
+os.environ["SITEBOX_CHART_CACHE"] = os.environ.get(
+    "SITEBOX_TEST_NO_CHARTS"
+) or os.environ.setdefault("SITEBOX_TEST_NO_CHARTS", tempfile.mkdtemp(prefix="sitebox-no-charts-"))
 
 
 @dataclass

@@ -260,6 +260,23 @@ class Helm:
 
         return self._run(f"pulling chart {name} {version} from {repository}", go())
 
+    def package(self, folder: Path, destination: Path) -> Path:
+        """``helm package``: a chart folder as the .tgz Helm makes of it (its .helmignore
+        applied), written into ``destination``."""
+
+        async def go() -> Path:
+            destination.mkdir(parents=True, exist_ok=True)
+            await self._command.run(["package", str(folder), "--destination", str(destination)])
+            made = sorted(destination.glob("*.tgz"))
+            if len(made) != 1:
+                raise HelmError(
+                    f"helm package of {folder} made {len(made)} packages, not one",
+                    hint="give the folder of one chart (the one holding its Chart.yaml)",
+                )
+            return made[0]
+
+        return self._run(f"packaging chart {folder}", go())
+
     async def _status(self, release: str, namespace: str) -> dict[str, Any] | None:
         try:
             status: dict[str, Any] = await self._command.status(release, namespace=namespace)

@@ -127,6 +127,20 @@ class Kube:
                 f"creating {obj['kind']} {obj['metadata']['name']}: {_describe(exc)}"
             ) from None
 
+    def apply(self, obj: Obj) -> Obj:
+        """Server-side apply of one object as sitebox's field manager: the fields sitebox
+        sets are its own, and change when it changes them."""
+        resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        meta = obj["metadata"]
+        try:
+            applied = resource.server_side_apply(
+                body=obj, name=meta["name"], namespace=meta.get("namespace"),
+                field_manager=FIELD_MANAGER, force_conflicts=True,
+            )  # fmt: skip
+        except DynamicApiError as exc:
+            raise KubeError(f"applying {obj['kind']} {meta['name']}: {_describe(exc)}") from None
+        return dict(applied.to_dict())
+
     def create_all(self, objs: Iterable[Obj], workers: int = 8) -> None:
         """Create many objects concurrently (node pools of hundreds take seconds, not minutes)."""
         items = list(objs)
@@ -395,7 +409,7 @@ class Kube:
             wait_for(f"CRD {name} to be established", partial(established, name), timeout)
 
     def pod_health(self, namespace: str) -> list[Obj]:
-        """Per pod: name, the chart label, ready or not, and why not (the scheduler's
+        """Per pod: name, labels, the chart label, ready or not, and why not (the scheduler's
         condition message, else the newest warning event)."""
         out = []
         for pod in self.list_objects("v1", "Pod", namespace):
@@ -409,10 +423,12 @@ class Kube:
                 reason = f"{scheduled.get('reason')}: {scheduled.get('message')}"
             elif not ready:
                 reason = str(status.get("phase"))
+            labels = pod["metadata"].get("labels") or {}
             out.append(
                 {
                     "name": pod["metadata"]["name"],
-                    "chart": (pod["metadata"].get("labels") or {}).get("helm.sh/chart", ""),
+                    "labels": labels,
+                    "chart": labels.get("helm.sh/chart") or labels.get("chart", ""),
                     "ready": ready,
                     "reason": reason,
                 }

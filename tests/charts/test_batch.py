@@ -159,7 +159,7 @@ def test_cvmfs_claim_lists_repositories(helm: Helm) -> None:
     values = {
         "cvmfs": {
             "claimName": "sw",
-            "storageClass": "cvmfs-csi",
+            "driver": "cvmfs.example.org",
             "repositories": ["atlas.cern.ch", "sft.cern.ch"],
         }
     }
@@ -169,11 +169,22 @@ def test_cvmfs_claim_lists_repositories(helm: Helm) -> None:
         claim["metadata"]["annotations"]["sitebox.io/cvmfs-repositories"]
         == "atlas.cern.ch,sft.cern.ch"
     )
+    # Statically provisioned, as cvmfs-csi documents it: the claim names its volume, and
+    # the volume names the driver and is reserved for this claim.
     assert claim["spec"] == {
-        "storageClassName": "cvmfs-csi",
+        "storageClassName": "",
+        "volumeName": f"cvmfs-{claim['metadata']['namespace']}",
         "accessModes": ["ReadOnlyMany"],
-        "resources": {"requests": {"storage": "1Gi"}},
+        "resources": {"requests": {"storage": 1}},
     }
+    namespace = claim["metadata"]["namespace"]
+    volume = one(manifests, "PersistentVolume", f"cvmfs-{namespace}")
+    assert volume["spec"]["csi"] == {
+        "driver": "cvmfs.example.org",
+        "volumeHandle": f"cvmfs-{namespace}",
+    }
+    assert volume["spec"]["claimRef"] == {"namespace": namespace, "name": "sw"}
+    assert volume["spec"]["storageClassName"] == ""
     pod = job_template(manifests)["spec"]["template"]["spec"]
     assert {"claimName": "sw", "readOnly": True} in [
         v.get("persistentVolumeClaim") for v in pod["volumes"]
@@ -393,7 +404,7 @@ def test_null_removes_quota_and_limit_range(helm: Helm) -> None:
 def test_namespace_override_moves_every_object(helm: Helm, mode: str) -> None:
     """Inside the site umbrella the release lives elsewhere; the connector must not."""
     manifests = helm.template(CHART, {"mode": mode, "namespaceOverride": "grid"})
-    namespaced = [m for m in manifests if m["kind"] not in ("PriorityClass",)]
+    namespaced = [m for m in manifests if m["kind"] not in ("PriorityClass", "PersistentVolume")]
     assert {m["metadata"].get("namespace") for m in namespaced} == {"grid"}
     if mode == "htcondor":
         config = one(manifests, "ConfigMap", namespace="grid")

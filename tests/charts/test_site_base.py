@@ -219,8 +219,13 @@ def test_cvmfs_claim_for_notebook_servers_only_when_enabled(
     claim = one(helm.template(CHART, values, namespace="sitebox"), "PersistentVolumeClaim")
     assert claim["metadata"]["name"] == "cvmfs"
     assert claim["metadata"]["namespace"] == "sitebox", "the release's: the notebook servers'"
-    assert claim["spec"]["storageClassName"] == "cvmfs"
+    assert claim["spec"]["storageClassName"] == "", "statically provisioned"
+    assert claim["spec"]["volumeName"] == "cvmfs-sitebox"
     assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+    volume = one(helm.template(CHART, values, namespace="sitebox"), "PersistentVolume")
+    assert volume["metadata"]["name"] == "cvmfs-sitebox"
+    assert volume["spec"]["csi"]["driver"] == "cvmfs.csi.cern.ch"
+    assert volume["spec"]["claimRef"] == {"namespace": "sitebox", "name": "cvmfs"}
     annotations = claim["metadata"]["annotations"]
     assert annotations["sitebox.io/cvmfs-repositories"] == "atlas.cern.ch,sft.cern.ch"
     # No data in it (the driver serves the repositories): it goes with the release.

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from sitebox.components.names import REANA_SHARED_CLASS, SITE_NAMESPACE
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
-from sitebox.compose.values import CHART_KEY, REANA_SHARED_CLASS, SITE_NAMESPACE, release_values
+from sitebox.compose.values import CHART_KEY, release_values
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, Template
 from sitebox.model import siteconfig
@@ -96,7 +97,9 @@ def test_notebook_servers_mount_a_cvmfs_claim_that_exists_in_their_namespace(
     (claim,) = _site_base_claims(site, secrets)
     assert claim["metadata"]["name"] == claim_name
     assert claim["metadata"]["namespace"] == SITE_NAMESPACE, "where notebook servers run"
-    assert claim["spec"]["storageClassName"] == automount["automountStorageClass"]["name"]
+    # On the driver's statically provisioned volume: nothing has to provision it.
+    assert claim["spec"]["volumeName"] == f"cvmfs-{SITE_NAMESPACE}"
+    assert automount["automountStorageClass"] == {"create": False}
     assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
     assert claim["metadata"]["annotations"]["sitebox.io/cvmfs-repositories"] == "sft.cern.ch"
     # Not a data volume: uninstall removes it with the release, a new install makes it again.

@@ -43,6 +43,7 @@ WITHOUT_HINT = {
     ("sitebox.kube", "Jobs {selector} still exist after {timeout}s"),
     ("sitebox.kube", "watching {namespace}: {exc}"),
     ("sitebox.kube", "applying CRD {name}: {exc}"),
+    ("sitebox.kube", "applying {kind} {name}: {exc}"),
     ("sitebox.kube", "asking the API server for access: {exc}"),
     ("sitebox.kube", "writing Lease {name}: {exc}"),
     ("sitebox.kube", "GET {path} from service {namespace}/{service}: {exc}"),

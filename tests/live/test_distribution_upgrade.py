@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose.render import RELEASES
 from sitebox.compose.secrets import ClusterStore
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.helm import Helm
 from sitebox.kube import Kube
 from sitebox.lifecycle.status import SITE_INFO

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sitebox.compose.values import SITE_NAMESPACE
+from sitebox.components.names import SITE_NAMESPACE
 from sitebox.kube import Kube
 from tests.conftest import Run, run_sitebox
 

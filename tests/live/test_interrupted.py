@@ -19,8 +19,8 @@ import pytest
 
 from sitebox import procs
 from sitebox.cluster.state import ClusterState
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose.secrets import ClusterStore
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.kube import Kube, wait_for
 from sitebox.lifecycle import lock
 from tests.compose.conftest import write_site

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.live
 
 CHECKS = [
     "kubernetes-version", "capacity", "storage-default", "storage-shared", "pod-security",
-    "rbac", "tools", "ingress", "cvmfs-proxy",
+    "rbac", "tools", "ingress", "cvmfs-proxy", "placement", "volume-binding", "storage-drivers",
+    "load-balancers", "downloads",
 ]  # fmt: skip
 
 

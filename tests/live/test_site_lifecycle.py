@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose.secrets import ClusterStore
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.helm import Helm
 from sitebox.kube import Kube, wait_for
 from tests.compose.conftest import write_site

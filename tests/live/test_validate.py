@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from sitebox.compose.values import BATCH_NAMESPACE
+from sitebox.components.names import BATCH_NAMESPACE
 from sitebox.kube import Kube, wait_for
 from tests.compose.conftest import write_site
 from tests.conftest import Cluster, Run, own_cluster, run_sitebox

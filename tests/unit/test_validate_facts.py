@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sitebox.components.names import CVMFS_DRIVER
 from sitebox.validate import facts
 
 pytestmark = pytest.mark.unit
@@ -75,10 +76,9 @@ def test_claims_bound_or_waiting_for_their_first_pod() -> None:
     classes = [
         {"metadata": {"name": "late"}, "volumeBindingMode": "WaitForFirstConsumer"},
         {"metadata": {"name": "now"}, "volumeBindingMode": "Immediate"},
-        {"metadata": {"name": "cvmfs"}, "provisioner": facts.CVMFS_PROVISIONER},
+        {"metadata": {"name": "cvmfs"}, "provisioner": CVMFS_DRIVER},
     ]
     waiting = facts.waits_for_consumer(classes)
-    assert facts.cvmfs_classes(classes) == {"cvmfs"}
 
     def claim(phase: str, storage_class: str) -> dict[str, Any]:
         return {"metadata": _meta("data"), "spec": {"storageClassName": storage_class},
@@ -88,6 +88,19 @@ def test_claims_bound_or_waiting_for_their_first_pod() -> None:
     assert facts.claim_problem(claim("Pending", "late"), waiting) is None
     assert facts.claim_problem(claim("Pending", "now"), waiting) == "claim sitebox/data is Pending"
     assert facts.claim_problem(claim("Lost", "late"), waiting) == "claim sitebox/data is Lost"
+
+
+def test_cvmfs_claims_are_found_by_their_class_or_their_static_volume() -> None:
+    classes = [{"metadata": {"name": "cvmfs"}, "provisioner": CVMFS_DRIVER}]
+    volumes = [
+        {"metadata": {"name": "cvmfs-batch"}, "spec": {"csi": {"driver": CVMFS_DRIVER}}},
+        {"metadata": {"name": "data"}, "spec": {"csi": {"driver": "nfs.csi.k8s.io"}}},
+    ]
+    provisioned = {"metadata": _meta("a"), "spec": {"storageClassName": "cvmfs"}}
+    static = {"metadata": _meta("b"), "spec": {"storageClassName": "", "volumeName": "cvmfs-batch"}}
+    other = {"metadata": _meta("c"), "spec": {"storageClassName": "", "volumeName": "data"}}
+    found = facts.cvmfs_claims([provisioned, static, other], classes, volumes)
+    assert found == [provisioned, static]
 
 
 def test_http_answers_must_come_from_the_server_itself() -> None:

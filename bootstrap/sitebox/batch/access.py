@@ -19,18 +19,29 @@ from sitebox.kube import Kube
 SUBMITTER_SUFFIX = "-submitter"
 
 
-def find_submitter(kube: Kube, namespace: str, release: str) -> str:
-    accounts = kube.list_objects(
-        "v1", "ServiceAccount", namespace, f"app.kubernetes.io/instance={release}"
+def find_submitter(kube: Kube, namespace: str, release: str | None = None) -> str:
+    """The submitter ServiceAccount of the batch connector in ``namespace``: the one there
+    is (an installed site has one, made by its `sitebox` release), or the one of
+    ``release`` where several charts put theirs in the same namespace."""
+    selector = f"app.kubernetes.io/instance={release}" if release else None
+    accounts = kube.list_objects("v1", "ServiceAccount", namespace, selector)
+    matches = sorted(
+        a["metadata"]["name"] for a in accounts if a["metadata"]["name"].endswith(SUBMITTER_SUFFIX)
     )
-    names = [a["metadata"]["name"] for a in accounts]
-    matches = [n for n in names if n.endswith(SUBMITTER_SUFFIX)]
-    if len(matches) != 1:
+    if len(matches) == 1:
+        return str(matches[0])
+    of = f" of release {release!r}" if release else ""
+    if not matches:
         raise SiteboxError(
-            f"no batch submitter ServiceAccount of release {release!r} in namespace {namespace!r}",
-            hint="install the batch chart in queue mode there first, or pass --namespace/--release",
+            f"no batch submitter ServiceAccount{of} in namespace {namespace!r}",
+            hint="install a site whose batch component runs in queue mode "
+            "(`components: {batch: {mode: queue}}`), or pass the --namespace it runs in",
         )
-    return str(matches[0])
+    raise SiteboxError(
+        f"{len(matches)} batch submitter ServiceAccounts{of} in namespace {namespace!r}: "
+        + ", ".join(matches),
+        hint="pass --release with the Helm release of the one to use",
+    )
 
 
 def write_kubeconfig(

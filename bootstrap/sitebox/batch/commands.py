@@ -39,7 +39,11 @@ def batch() -> None:
 
 @batch.command("kubeconfig")
 @click.option("--namespace", "-n", default="batch", show_default=True)
-@click.option("--release", default="batch", show_default=True, help="The batch chart's release.")
+@click.option(
+    "--release",
+    help="The Helm release of the batch chart, where the namespace holds several "
+    "(default: the one submitter there).",
+)
 @click.option("--duration", default="720h", show_default=True, help="Token lifetime.")
 @click.option(
     "--output-file",
@@ -51,7 +55,7 @@ def batch() -> None:
 @context_option
 def kubeconfig_cmd(
     namespace: str,
-    release: str,
+    release: str | None,
     duration: str,
     output_file: Path | None,
     kubeconfig: Path | None,

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from sitebox.compose import chartpins
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
+from sitebox.model import distro
 
 MANIFEST = "bundle.json"
 
@@ -102,4 +104,20 @@ def extract(path: Path, into: Path) -> Path:
     if not (into / MANIFEST).is_file():
         shutil.rmtree(into, ignore_errors=True)
         raise SiteboxError(f"{path} is not a sitebox bundle (no {MANIFEST})")
+    _verify(path, into)
     return into / "charts"
+
+
+def _verify(path: Path, into: Path) -> None:
+    """Every chart of the bundle is one its distribution pins, with the pinned files: a
+    bundle is carried by hand, and whatever changed on the way is refused here."""
+    try:
+        version = str(json.loads((into / MANIFEST).read_text())["distribution"])
+    except (ValueError, KeyError, TypeError):
+        raise SiteboxError(
+            f"{path} is not a sitebox bundle ({MANIFEST} unreadable)",
+            hint="the bundle is damaged: make it again with `sitebox bundle create`",
+        ) from None
+    pins = [c.chart for c in distro.load(version).components.values()]
+    for chart in sorted((into / "charts").iterdir()):
+        chartpins.verify(chart, pins, f"chart {chart.name} of bundle {path}")

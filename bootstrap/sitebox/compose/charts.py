@@ -9,6 +9,7 @@ renders, and what a bundle carries to an air-gapped site.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,10 @@ def charts_dir() -> Path:
 
 
 def chart_cache() -> Path:
-    return cache_dir() / "charts"
+    """Upstream charts, unpacked as ``<name>-<version>/``; SITEBOX_CHART_CACHE moves it
+    (the plumbing tests point it at an empty folder, to render our own charts alone)."""
+    override = os.environ.get("SITEBOX_CHART_CACHE")
+    return Path(override) if override else cache_dir() / "charts"
 
 
 def locate(chart: ChartRef, bundle: Path | None = None) -> Path | None:

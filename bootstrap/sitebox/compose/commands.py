@@ -1,4 +1,4 @@
-"""``sitebox init | render | plan | charts pull | bundle create``."""
+"""``sitebox init | render | plan | charts pull|import|status | bundle create``."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ import click
 from rich.table import Table
 
 from sitebox import console
+from sitebox.components.names import SYSTEM_NAMESPACE
 from sitebox.compose import bundle as bundles
-from sitebox.compose import diff
+from sitebox.compose import chartpins, diff
 from sitebox.compose import init as initializer
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.charts import chart_cache
 from sitebox.compose.plan import capacity_from_spec, cluster_capacity, summarize
-from sitebox.compose.values import SYSTEM_NAMESPACE
 from sitebox.config import load_yaml_text, validate
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
 from sitebox.model import siteconfig
+from sitebox.model.distro import ChartRef
 from sitebox.model.schemas import schema
 from sitebox.options import context_option
 from sitebox.paths import state_dir
@@ -240,35 +241,90 @@ def charts_group() -> None:
     """The upstream chart cache."""
 
 
+def _wanted(site_file: Path | None, profile: str | None, every: bool) -> list[ChartRef]:
+    """The upstream charts of a site, or with ``every`` of the whole distribution."""
+    if every:
+        from sitebox.model import distro
+
+        components = list(distro.load().components.values())
+    else:
+        site = load_site(site_file, profile)
+        components = [site.distribution.components[n] for n in site.enabled()]
+    return [c.chart for c in components if not c.chart.local]
+
+
+def _pins() -> list[ChartRef]:
+    from sitebox.model import distro
+
+    return [c.chart for c in distro.load().components.values() if not c.chart.local]
+
+
 @charts_group.command("pull")
 @site_option
 @profile_option
 @click.option("--all", "pull_all", is_flag=True, help="Every upstream chart of the distribution.")
 def pull_cmd(site_file: Path | None, profile: str | None, pull_all: bool) -> None:
-    """Download the upstream charts a site needs into the cache (needs the network)."""
-    if pull_all:
-        from sitebox.model import distro
-
-        dist = distro.load()
-        wanted = [c for c in dist.components.values() if not c.chart.local]
-    else:
-        site = load_site(site_file, profile)
-        wanted = [site.distribution.components[n] for n in site.enabled()]
-        wanted = [c for c in wanted if not c.chart.local]
+    """Download the upstream charts a site needs into the cache (needs the network);
+    each is checked against the distribution's pin before it replaces anything."""
     helm, failed = Helm(), []
-    for component in wanted:
-        chart = component.chart
-        try:
-            helm.pull(chart.name, chart.repository, chart.version, chart_cache())
-            console.err.print(f"pulled {chart.name} {chart.version}", markup=False)
-        except HelmError as exc:
-            reason = exc.message.splitlines()[-1].rpartition("Error: ")[2]
-            failed.append(f"{chart.name} {chart.version} from {chart.repository}: {reason}")
+    for chart in _wanted(site_file, profile, pull_all):
+        with tempfile.TemporaryDirectory(prefix="sitebox-pull-") as tmp:
+            try:
+                pulled = helm.pull(chart.name, chart.repository, chart.version, Path(tmp))
+            except HelmError as exc:
+                reason = exc.message.splitlines()[-1].rpartition("Error: ")[2]
+                failed.append(f"{chart.name} {chart.version} from {chart.repository}: {reason}")
+                continue
+            chartpins.take_pulled(pulled, [chart], chart_cache(), f"{chart.repository}")
+        console.err.print(f"pulled {chart.name} {chart.version} (digest checked)", markup=False)
     if failed:
         raise SiteboxError(
             "could not pull:\n  " + "\n  ".join(failed),
-            hint="this machine cannot reach those repositories: pull on a connected machine "
-            "and bring a bundle (`sitebox bundle create`)",
+            hint="this machine cannot reach those repositories: bring the chart packages "
+            "(`sitebox charts import PACKAGE...`) or a bundle (`sitebox bundle create`)",
+        )
+
+
+@charts_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_cmd(paths: tuple[Path, ...]) -> None:
+    """Put chart packages (.tgz) or chart folders into the cache, each checked against the
+    distribution's pin (name, version, digest of its files); a chart that fails replaces
+    nothing. How a site with its own chart mirror, or none, fills its cache."""
+    pins, helm = _pins(), Helm()
+    for path in paths:
+        checked = chartpins.import_chart(path, pins, chart_cache(), helm.package)
+        console.err.print(
+            f"imported {checked.chart.name} {checked.chart.version} from {path} "
+            "(digest matches the pin)",
+            markup=False,
+        )
+
+
+@charts_group.command("status")
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def charts_status_cmd(output: str) -> None:
+    """Each upstream chart of the distribution: in the cache with the pinned files,
+    modified, or missing."""
+    rows = []
+    for pin in _pins():
+        folder = chart_cache() / f"{pin.name}-{pin.version}"
+        state = "missing"
+        if (folder / "Chart.yaml").is_file():
+            state = "cached" if chartpins.digest(folder) == pin.digest else "modified"
+        rows.append({"chart": pin.name, "version": pin.version, "state": state})
+    if output == "json":
+        console.emit_json({"cache": str(chart_cache()), "charts": rows})
+        return
+    table = Table("chart", "version", "state")
+    for row in rows:
+        table.add_row(row["chart"], row["version"], row["state"])
+    console.out.print(table)
+    console.out.print(f"cache: {chart_cache()}", markup=False, soft_wrap=True)
+    if any(row["state"] != "cached" for row in rows):
+        console.out.print(
+            "fix: `sitebox charts pull --all` (connected) or `sitebox charts import PACKAGE...`",
+            markup=False,
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sitebox.components import names
 from sitebox.compose import charts, values
 from sitebox.compose.secrets import Secrets
 from sitebox.helm import Helm, Template
@@ -25,8 +26,8 @@ from sitebox.render.policy import WAIVER_CHECK, check_policies
 from sitebox.render.values_check import check_values, load_schema
 
 RELEASES = (
-    ("system", "sitebox-system", values.SYSTEM_NAMESPACE),
-    ("site", "sitebox", values.SITE_NAMESPACE),
+    ("system", "sitebox-system", names.SYSTEM_NAMESPACE),
+    ("site", "sitebox", names.SITE_NAMESPACE),
 )
 # (Helm release, namespace) of each, as Helm is asked about them.
 RELEASE_NAMES = tuple((name, namespace) for _, name, namespace in RELEASES)
@@ -100,6 +101,18 @@ def openapi_findings(manifests: list[dict[str, Any]], dist: Distribution) -> lis
     return found
 
 
+def _flatten(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A `v1 List` (as some charts render several Services) is its items, as Helm and
+    kubectl apply it: the API server serves no List kind to check it against."""
+    out: list[dict[str, Any]] = []
+    for obj in manifests:
+        if obj.get("kind") == "List" and obj.get("apiVersion") == "v1":
+            out += [item for item in obj.get("items") or [] if item]
+        else:
+            out.append(obj)
+    return out
+
+
 def render(
     site: Site, secrets: Secrets, workdir: Path, bundle_charts: Path | None = None
 ) -> SiteRender:
@@ -139,7 +152,7 @@ def render(
     )
     findings: list[Finding] = []
     for one, manifests in zip(releases, rendered, strict=True):
-        one.manifests = manifests
+        one.manifests = _flatten(manifests)
         findings += _values_findings(site, secrets, one)
         findings += openapi_findings(manifests, site.distribution)
     # Policies over both releases at once: a waiver applies wherever its object lives.

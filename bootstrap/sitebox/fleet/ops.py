@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sitebox.components.names import SITE_NAMESPACE
 from sitebox.compose import diff
 from sitebox.compose.render import SiteRender
-from sitebox.compose.values import SITE_NAMESPACE
 from sitebox.fleet import drift
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.report import HEALTHY, NOT_INSTALLED, SiteReport
@@ -97,12 +97,12 @@ def _install(member: FleetSite, options: Options, say: Say, upgrade: bool) -> Si
     kube, helm = _connect(member, say)
     if upgrade:
         check_upgrade_path(member.site, kube)
-    say("preflight")
-    preflight(member.site, kube, warn=report.notes.append)
     say("composing and rendering")
     with installer.prepared(
         member.site, kube, skip_unavailable=options.skip_unavailable, bundle_charts=options.bundle
     ) as result:
+        say("preflight")
+        preflight(result, kube, warn=report.notes.append, air_gapped=options.bundle is not None)
         _left_out(result, report)
         outcomes = installer.apply(result, kube, helm, say=say, timeout=options.timeout)
     report.notes += [

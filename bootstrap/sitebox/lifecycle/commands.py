@@ -13,13 +13,13 @@ import click
 from rich.table import Table
 
 from sitebox import console
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose import bundle as bundles
 from sitebox.compose import diff
 from sitebox.compose import render as renderer
 from sitebox.compose.commands import bundle_option, load_site, profile_option, site_option
 from sitebox.compose.render import RELEASE_NAMES, RELEASES
 from sitebox.compose.secrets import ClusterStore
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
@@ -27,7 +27,7 @@ from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
 from sitebox.options import context_option, kubeconfig_option, validate_option
-from sitebox.preflight import checks
+from sitebox.preflight import checks, workload
 from sitebox.validate import runner as validation
 from sitebox.validate.commands import after_install
 
@@ -42,12 +42,18 @@ def _warn(text: str) -> None:
     console.err.print(f"warning: {text}", markup=False)
 
 
-def preflight(site: Site, kube: Kube, warn: Callable[[str], None] = _warn) -> None:
+def preflight(
+    result: renderer.SiteRender,
+    kube: Kube,
+    warn: Callable[[str], None] = _warn,
+    air_gapped: bool = False,
+) -> None:
     """The preflight checks, first: a failed one stops the run before anything is applied."""
-    results = checks.run(site, kube)
-    for result in results:
-        if result.status == checks.WARN:
-            warn(f"{result.name}: {result.detail}")
+    releases = [(r.manifests, r.namespace) for r in result.releases]
+    results = workload.run(result.site, kube, releases, air_gapped)
+    for found in results:
+        if found.status == checks.WARN:
+            warn(f"{found.name}: {found.detail}")
     failed = [r for r in results if r.status == checks.FAIL]
     if failed:
         raise SiteboxError(
@@ -77,6 +83,7 @@ def _apply(
     helm: Helm,
     timeout: str,
     validate: bool,
+    air_gapped: bool,
 ) -> bool:
     """Apply the render, unless the site is installed exactly as rendered already: then
     there is nothing to check the cluster for (preflight) or to validate afresh, and a
@@ -84,7 +91,7 @@ def _apply(
     started = time.monotonic()
     current = installer.unchanged(result, found_now)
     if current is None:
-        preflight(result.site, kube)
+        preflight(result, kube, air_gapped=air_gapped)
         if validate:
             validation.warm_up()
         with console.err.status("starting") as spinner:
@@ -150,7 +157,7 @@ def install_cmd(
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, helm, skip_unavailable, bundle) as (result, found_now):
-        applied = _apply(result, found_now, kube, helm, timeout, validate)
+        applied = _apply(result, found_now, kube, helm, timeout, validate, bundle is not None)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
 
@@ -192,7 +199,7 @@ def upgrade_cmd(
             if not click.confirm("apply these changes?", default=False, err=True):
                 raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
             found_now = _unmoved(found_now, installer.states(helm, result))
-        applied = _apply(result, found_now, kube, helm, timeout, validate)
+        applied = _apply(result, found_now, kube, helm, timeout, validate, bundle is not None)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
 

@@ -20,14 +20,14 @@ from typing import Any
 
 import yaml
 
+from sitebox.components.names import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
-from sitebox.compose.values import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.helm import STUCK, Helm, HelmError, Installed
 from sitebox.kube import Kube, Ref
 from sitebox.lifecycle import lock
-from sitebox.model.siteconfig import Site
+from sitebox.model.siteconfig import POD_SECURITY_LEVELS, Site
 from sitebox.render.findings import ERROR
 
 Say = Callable[[str], None]
@@ -58,21 +58,24 @@ def _check(result: renderer.SiteRender, skip_unavailable: bool) -> None:
         )
 
 
-def _system_namespace(kube: Kube) -> None:
-    # The CVMFS CSI node plugin is privileged: its namespace must allow it.
-    kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": SYSTEM_NAMESPACE,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "privileged",
-                    "app.kubernetes.io/part-of": "sitebox",
-                },
-            },
-        }
-    )
+def _namespaces(kube: Kube, result: renderer.SiteRender) -> None:
+    """Both releases' namespaces, labelled with the level they enforce, before Helm
+    creates anything in them; restricted is warned and audited everywhere, so what runs
+    below it shows in the API server's audit log and in kubectl's warnings."""
+    for release in result.releases:
+        level = result.site.pod_security(release.release)
+        labels = {"app.kubernetes.io/part-of": "sitebox"}
+        strictest = POD_SECURITY_LEVELS[0]
+        for mode, value in (("enforce", level), ("warn", strictest), ("audit", strictest)):
+            labels[f"pod-security.kubernetes.io/{mode}"] = value
+            labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
+        kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": release.namespace, "labels": labels},
+            }
+        )
 
 
 def _watch(
@@ -230,7 +233,7 @@ def apply(
     cluster's operation lease throughout. ``found_now``: the releases' states if the
     caller has just read them."""
     _refuse_foreign(kube, result, states(helm, result) if found_now is None else found_now)
-    _system_namespace(kube)
+    _namespaces(kube, result)
     with lock.held(kube, f"install/upgrade of site {result.site.name}"):
         return _apply(result, kube, helm, say, timeout)
 

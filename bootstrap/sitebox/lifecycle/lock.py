@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sitebox import procs
-from sitebox.compose.values import SYSTEM_NAMESPACE
+from sitebox.components.names import SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube, Obj
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose.render import RELEASE_NAMES
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE
 from sitebox.helm import Helm
 from sitebox.kube import Kube
-from sitebox.model import distro
+from sitebox.validate import facts
 
 SITE_INFO = "sitebox-site-info"
 
@@ -44,12 +44,12 @@ def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
     config = kube.get("v1", "ConfigMap", SITE_INFO, SITE_NAMESPACE) or {}
     data = config.get("data", {})
     enabled = json.loads(data.get("components", "[]"))
-    charts = {c.chart.name: n for n, c in distro.load().components.items()}
+    charts = facts.chart_components()
     health: dict[str, dict[str, Any]] = {}
-    for namespace in (SITE_NAMESPACE, BATCH_NAMESPACE):
+    for namespace in (SYSTEM_NAMESPACE, SITE_NAMESPACE, BATCH_NAMESPACE):
         for pod in kube.pod_health(namespace):
-            chart = pod["chart"].rsplit("-", 1)[0]
-            row = health.setdefault(charts.get(chart, chart or "other"), {"ready": 0, "total": 0})
+            component = facts.component_of(pod["labels"], charts) or "other"
+            row = health.setdefault(component, {"ready": 0, "total": 0})
             row["total"] += 1
             row["ready"] += 1 if pod["ready"] else 0
             if not pod["ready"] and pod["reason"] and "waiting" not in row:

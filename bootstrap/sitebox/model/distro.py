@@ -21,6 +21,9 @@ class ChartRef:
     name: str
     version: str
     repository: str
+    # The digest of the chart's files (compose.chartpins.digest) for upstream charts;
+    # ours ship in charts/ and need none.
+    digest: str | None = None
 
     @property
     def local(self) -> bool:
@@ -38,6 +41,7 @@ class Component:
     needs: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     crds: bool = False
+    pod_security: str = "restricted"
     waivers: tuple[tuple[str, str], ...] = ()
 
 
@@ -102,6 +106,7 @@ def _build(data: dict[str, Any], source: Path) -> Distribution:
             needs=tuple(spec.get("needs", ())),
             conflicts=tuple(spec.get("conflicts", ())),
             crds=bool(spec.get("crds", False)),
+            pod_security=spec.get("podSecurity", "restricted"),
             waivers=tuple(spec.get("waivers", {}).items()),
         )
         for name, spec in data["components"].items()

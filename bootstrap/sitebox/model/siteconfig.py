@@ -12,6 +12,7 @@ from sitebox.model import distro, profiles
 from sitebox.model.merge import deep_merge
 from sitebox.model.schemas import schema
 
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")  # strictest first
 EMPTY_HINT = "run `sitebox init --profile tier3` to write a commented site.yaml"
 
 
@@ -32,6 +33,17 @@ class Site:
 
     def enabled(self) -> list[str]:
         return [name for name, spec in self.components.items() if spec.get("enabled")]
+
+    def pod_security(self, release: str) -> str:
+        """The Pod Security level the release's namespace enforces: the least strict one
+        its enabled components need (the distribution says which need more than
+        restricted)."""
+        needed = [
+            self.distribution.components[name].pod_security
+            for name in self.enabled()
+            if self.distribution.components[name].release == release
+        ]
+        return max(needed, key=POD_SECURITY_LEVELS.index, default=POD_SECURITY_LEVELS[0])
 
     @property
     def waivers(self) -> dict[str, str]:

@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from sitebox.cluster.quantity import QuantityError, cpu_millis, memory_bytes
-from sitebox.compose.values import REANA_SHARED_CLASS, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.components.names import REANA_SHARED_CLASS, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube, KubeError
 from sitebox.model.siteconfig import Site
@@ -38,6 +38,7 @@ DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.beta.kubernetes.io/is-default-class",  # still set by some provisioners
 )
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
 GATEWAY_CRD = "gateways.gateway.networking.k8s.io"
 PROXY_TIMEOUT = 3.0
 
@@ -86,6 +87,9 @@ class NodeFacts:
     gpus: int
     ready: bool
     schedulable: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # The NoSchedule and NoExecute taints (key, value): a pod lands only if it tolerates them.
+    taints: tuple[tuple[str, str], ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -100,6 +104,16 @@ class StorageClassFacts:
 
 
 @dataclass(frozen=True)
+class VolumeFacts:
+    """A PersistentVolume no claim holds yet."""
+
+    name: str
+    storage_class: str
+    size: int  # bytes
+    access_modes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ClusterFacts:
     """What the checks need to know about a cluster, read once."""
 
@@ -110,6 +124,11 @@ class ClusterFacts:
     access: Mapping[Access, bool] = field(default_factory=dict)
     crds: frozenset[str] | None = None  # None: could not list them
     ingress_classes: tuple[str, ...] | None = None  # None: could not list them
+    free_volumes: tuple[VolumeFacts, ...] = ()
+    csi_drivers: frozenset[str] | None = None  # None: could not list them
+    # Whether something gives LoadBalancer Services an address: a cloud's nodes (they carry
+    # a providerID), a bare-metal implementation's CRDs, or a Service that has one.
+    load_balancer: bool = False
 
     def storage_class(self, name: str) -> StorageClassFacts | None:
         return next((c for c in self.storage_classes if c.name == name), None)
@@ -149,6 +168,12 @@ def node_facts(obj: Mapping[str, Any]) -> NodeFacts:
         gpus=_quantity(name, GPU_RESOURCE, str(allocatable.get(GPU_RESOURCE, "0")), int),
         ready=ready,
         schedulable=not (obj.get("spec") or {}).get("unschedulable", False),
+        labels=dict(obj.get("metadata", {}).get("labels") or {}),
+        taints=tuple(
+            (str(t.get("key")), str(t.get("value") or ""))
+            for t in (obj.get("spec") or {}).get("taints") or []
+            if t.get("effect") in ("NoSchedule", "NoExecute")
+        ),
     )
 
 
@@ -187,6 +212,10 @@ def gather(kube: Kube, namespaces: list[str]) -> ClusterFacts:
     access = {a: _may(kube, a) for a in INSTALL_ACCESS}
     crds = _optional_names(kube, "apiextensions.k8s.io/v1", "CustomResourceDefinition")
     ingress = _optional_names(kube, "networking.k8s.io/v1", "IngressClass")
+    volumes = _asking(
+        "listing persistent volumes", lambda: kube.list_objects("v1", "PersistentVolume")
+    )
+    drivers = _optional_names(kube, "storage.k8s.io/v1", "CSIDriver")
     return ClusterFacts(
         server_version=version,
         nodes=tuple(node_facts(n) for n in nodes),
@@ -195,6 +224,48 @@ def gather(kube: Kube, namespaces: list[str]) -> ClusterFacts:
         access=access,
         crds=None if crds is None else frozenset(crds),
         ingress_classes=None if ingress is None else tuple(sorted(ingress)),
+        free_volumes=tuple(v for v in map(volume_facts, volumes) if v is not None),
+        csi_drivers=None if drivers is None else frozenset(drivers),
+        load_balancer=_load_balancer(kube, nodes, crds or []),
+    )
+
+
+# CRDs of the bare-metal load-balancer implementations: MetalLB, kube-vip's and Cilium's
+# address pools, OpenELB.
+LOAD_BALANCER_CRDS = frozenset(
+    {
+        "ipaddresspools.metallb.io",
+        "ciliumloadbalancerippools.cilium.io",
+        "eips.network.kubesphere.io",
+    }
+)
+
+
+def _load_balancer(kube: Kube, nodes: list[dict[str, Any]], crds: list[str]) -> bool:
+    if any((n.get("spec") or {}).get("providerID") for n in nodes):
+        return True
+    if LOAD_BALANCER_CRDS & set(crds):
+        return True
+    services = _asking("listing services", lambda: kube.list_objects("v1", "Service"))
+    return any(
+        ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        for svc in services
+        if (svc.get("spec") or {}).get("type") == "LoadBalancer"
+    )
+
+
+def volume_facts(obj: Mapping[str, Any]) -> VolumeFacts | None:
+    """A PersistentVolume that a new claim could bind, None for one already bound."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if status.get("phase") != "Available" or spec.get("claimRef"):
+        return None
+    name = str(obj["metadata"]["name"])
+    size = str((spec.get("capacity") or {}).get("storage", "0"))
+    return VolumeFacts(
+        name=name,
+        storage_class=str(spec.get("storageClassName") or ""),
+        size=_quantity(name, "capacity", size, memory_bytes),
+        access_modes=tuple(spec.get("accessModes") or ()),
     )
 
 
@@ -371,23 +442,30 @@ def storage_shared(site: Site, facts: ClusterFacts) -> Result:
 
 
 def pod_security(site: Site, facts: ClusterFacts) -> Result:
+    """What each release's namespace will enforce (install labels them), and a warning
+    where that replaces a level someone else set."""
     name = "pod-security"
-    if not site.components.get("cvmfs", {}).get("enabled"):
-        return Result(name, PASS, "cvmfs is off: nothing privileged to run")
-    labels = facts.namespaces.get(SYSTEM_NAMESPACE)
-    if labels is None:
-        return Result(name, PASS, f"namespace {SYSTEM_NAMESPACE} created by install as privileged")
-    enforce = labels.get(ENFORCE_LABEL)
-    if enforce in ("baseline", "restricted"):
+    plan = {
+        SYSTEM_NAMESPACE: site.pod_security("system"),
+        SITE_NAMESPACE: site.pod_security("site"),
+    }
+    replaced = [
+        f"{namespace} enforces {labels.get(ENFORCE_LABEL)!r}, set outside sitebox"
+        for namespace, labels in facts.namespaces.items()
+        if namespace in plan
+        and labels.get(PART_OF_LABEL) != "sitebox"
+        and labels.get(ENFORCE_LABEL) not in (None, plan[namespace])
+    ]
+    levels = ", ".join(f"{namespace} {level}" for namespace, level in plan.items())
+    if replaced:
         return Result(
             name,
-            FAIL,
-            f"namespace {SYSTEM_NAMESPACE} enforces {enforce!r}; the CVMFS CSI node plugin "
-            "is privileged",
-            f"kubectl label namespace {SYSTEM_NAMESPACE} {ENFORCE_LABEL}=privileged --overwrite",
+            WARN,
+            f"{'; '.join(replaced)}: install sets {levels}",
+            "nothing to do if that is right; the distribution lists why a component needs "
+            "more than restricted (podSecurity)",
         )
-    shown = enforce or "no enforce label"
-    return Result(name, PASS, f"namespace {SYSTEM_NAMESPACE}: {shown}")
+    return Result(name, PASS, f"install enforces {levels}; restricted warned and audited")
 
 
 def rbac(site: Site, facts: ClusterFacts) -> Result:
@@ -563,10 +641,6 @@ CHECKS: tuple[Check, ...] = (
 
 def check_all(site: Site, facts: ClusterFacts) -> list[Result]:
     return [check(site, facts) for check in CHECKS]
-
-
-def run(site: Site, kube: Kube) -> list[Result]:
-    return check_all(site, gather(kube, [SYSTEM_NAMESPACE]))
 
 
 def exit_code(results: list[Result]) -> int:

@@ -11,11 +11,12 @@ from rich.table import Table
 from rich.text import Text
 
 from sitebox import console
-from sitebox.compose.commands import load_site
+from sitebox.compose.commands import bundle_option, rendered
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube
 from sitebox.options import context_option, kubeconfig_option
-from sitebox.preflight.checks import FAIL, PASS, WARN, Result, exit_code, run
+from sitebox.preflight import workload
+from sitebox.preflight.checks import FAIL, PASS, WARN, Result, exit_code
 
 COLORS = {PASS: "green", WARN: "yellow", FAIL: "red"}
 
@@ -51,21 +52,26 @@ def show(results: list[Result], to: Console) -> None:
     help="The site config (site.yaml).",
 )  # fmt: skip
 @click.option("--profile", "-p", help="Check for a profile as is, without a site.yaml.")
+@bundle_option
 @kubeconfig_option
 @context_option
 @click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
 def preflight_cmd(
     site_file: Path | None,
     profile: str | None,
+    bundle: Path | None,
     kubeconfig: Path | None,
     context: str | None,
     output: str,
 ) -> None:
-    """Check that a cluster can take the site: version, capacity, storage, rights, tools."""
-    site = load_site(site_file, profile)
+    """Check that a cluster can take the site: version, capacity, storage, rights, tools,
+    and what the rendered site would ask of it (volumes, load balancers, drivers)."""
     kube = Kube(kubeconfig, context)
-    with console.err.status("checking the cluster"):
-        results = run(site, kube)
+    with rendered(site_file, profile, bundle, kube) as result:
+        site = result.site
+        releases = [(r.manifests, r.namespace) for r in result.releases]
+        with console.err.status("checking the cluster"):
+            results = workload.run(site, kube, releases, air_gapped=bundle is not None)
     if output == "json":
         console.emit_json([r.as_dict() for r in results])
     else:

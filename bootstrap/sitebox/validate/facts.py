@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sitebox.cluster.nodes import FAKE_ANNOTATION
+from sitebox.components.names import CVMFS_DRIVER
 from sitebox.model import distro
 
 Obj = dict[str, Any]
 
 SIMULATED = "not run on a simulated cluster"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-# The CVMFS CSI driver's name: its storage classes are the ones whose claims mount CVMFS.
-CVMFS_PROVISIONER = "cvmfs.csi.cern.ch"
 
 
 @dataclass(frozen=True)
@@ -50,10 +49,14 @@ def chart_components() -> dict[str, str]:
 
 def component_of(labels: dict[str, str] | None, charts: dict[str, str]) -> str | None:
     """The component an object belongs to, from its chart label (``helm.sh/chart``, or the
-    older ``chart`` that some upstream charts still set): ``<chart>-<version>``."""
+    older ``chart`` that some upstream charts still set: ``<chart>-<version>``), else from
+    ``app.kubernetes.io/name``, the chart's name by Helm's convention (zero-to-jupyterhub's
+    pods carry only that)."""
     labels = labels or {}
-    chart = labels.get("helm.sh/chart") or labels.get("chart") or ""
-    return charts.get(chart.rsplit("-", 1)[0]) if chart else None
+    chart = labels.get("helm.sh/chart") or labels.get("chart")
+    if chart:
+        return charts.get(chart.rsplit("-", 1)[0])
+    return charts.get(labels.get("app.kubernetes.io/name", ""))
 
 
 def workload_problem(obj: Obj) -> str | None:
@@ -122,10 +125,23 @@ def claim_problem(claim: Obj, waits_for_consumer: set[str]) -> str | None:
     return f"claim {meta['namespace']}/{meta['name']} is {phase or 'not bound'}"
 
 
-def cvmfs_classes(storage_classes: list[Obj]) -> set[str]:
-    return {
-        c["metadata"]["name"] for c in storage_classes if c.get("provisioner") == CVMFS_PROVISIONER
+def cvmfs_claims(claims: list[Obj], storage_classes: list[Obj], volumes: list[Obj]) -> list[Obj]:
+    """The claims that mount CVMFS: on a class of the CVMFS driver (provisioned), or on a
+    volume of that driver named in the claim (statically provisioned, as sitebox's are)."""
+    classes = {
+        c["metadata"]["name"] for c in storage_classes if c.get("provisioner") == CVMFS_DRIVER
     }
+    static = {
+        v["metadata"]["name"]
+        for v in volumes
+        if ((v.get("spec") or {}).get("csi") or {}).get("driver") == CVMFS_DRIVER
+    }
+    return [
+        c
+        for c in claims
+        if (c.get("spec") or {}).get("storageClassName") in classes
+        or (c.get("spec") or {}).get("volumeName") in static
+    ]
 
 
 def version_problem(status: int, body: str, who: str) -> str | None:

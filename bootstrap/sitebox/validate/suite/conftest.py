@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from sitebox.components.names import SITE_NAMESPACE
 from sitebox.compose.render import RELEASE_NAMES, RELEASES
-from sitebox.compose.values import SITE_NAMESPACE
 from sitebox.helm import Helm, Installed
 from sitebox.kube import Kube
 from sitebox.lifecycle.status import SITE_INFO

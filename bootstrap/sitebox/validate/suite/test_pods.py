@@ -33,9 +33,7 @@ def test_pods_ready(
         if obj.get("kind") in facts.WORKLOAD_KINDS
         and facts.component_of(obj["metadata"].get("labels"), charts) == component
     ]  # fmt: skip
-    mine = [
-        p for p in pods if facts.component_of({"helm.sh/chart": p["chart"]}, charts) == component
-    ]
+    mine = [p for p in pods if facts.component_of(p["labels"], charts) == component]
     if not expected and not mine:
         pytest.skip(f"{component} runs no pods")
     problems = []

@@ -45,8 +45,8 @@ def test_volume_claims_bound(kube: Kube) -> None:
 
 def test_cvmfs_claims_bound(site: facts.SiteFacts, kube: Kube) -> None:
     require(site, "cvmfs")
-    classes = facts.cvmfs_classes(kube.storage_classes())
-    claims = [c for c in _claims(kube) if (c.get("spec") or {}).get("storageClassName") in classes]
+    volumes = kube.list_objects("v1", "PersistentVolume")
+    claims = facts.cvmfs_claims(_claims(kube), kube.storage_classes(), volumes)
     if not claims:
         pytest.skip("no volume claim mounts CVMFS")
     fail_on(_problems(kube, claims), FIX)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sitebox.compose.values import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.validate.facts import SiteFacts
 
 # Where the site's objects live: its applications, the batch connector, the system release.

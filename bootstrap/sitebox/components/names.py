@@ -1,0 +1,20 @@
+"""Names the components share: namespaces, classes and claims several charts refer to."""
+
+from __future__ import annotations
+
+SITE_NAMESPACE = "sitebox"
+SYSTEM_NAMESPACE = "sitebox-system"
+BATCH_NAMESPACE = "batch"
+PRIORITY_PREFIX = "sitebox"
+# The CSI driver cvmfs-csi registers, and the claim on its statically provisioned automount
+# volume that notebook servers (site namespace, made by site-base) and batch jobs (batch
+# namespace, made by the batch chart) mount at /cvmfs.
+CVMFS_DRIVER = "cvmfs.csi.cern.ch"
+CVMFS_CLAIM = "cvmfs"
+# REANA 0.9.4 has three shared-storage backends. `hostpath` keeps every workspace in a directory
+# of the node the pod runs on, so REANA works on one node only. `cephfs` means an OpenStack
+# Manila share (share and access IDs, an OpenStack secret), which site.yaml cannot describe.
+# `nfs` means a ReadWriteMany claim on a StorageClass, and is right for any RWX storage; but
+# the chart names that class itself ("<prefix>-shared-volume-storage-class", the prefix being
+# the release and chart names cut to 13 characters) and has no key to choose another.
+REANA_SHARED_CLASS = "sitebox-reana-shared-volume-storage-class"
