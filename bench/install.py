@@ -1,7 +1,8 @@
 """Benchmark: `sitebox install` against `helm upgrade --install --wait` of the same charts.
 
-On one fresh sim cluster, the demo profile with an HTCondor pool (the components
-whose charts are on this machine: site-base and the batch connector):
+On one fresh sim cluster, a site (`--site`): `plumbing`, the demo profile with an
+HTCondor pool and our own charts alone, or `tier3`, the tier3 profile with its real
+upstream charts from the chart cache (`sitebox charts import` or `pull` first):
   - sitebox: `sitebox install -f site.yaml --skip-unavailable`, the whole command
     (preflight, compose, render and checks, secrets, both releases, validation);
   - helm: the two composed charts sitebox rendered, with the same values, installed
@@ -13,7 +14,7 @@ Prints JSON; the ratio sitebox / helm is the figure of merit (target ≤ 1.2).
 as pulling images and starting containers does on a real node; with 0, Helm's wait
 is nearly free and the ratio measures sitebox's fixed cost alone.
 
-    python bench/install.py --repeat 3 [--pod-startup 30]
+    python bench/install.py --repeat 3 [--pod-startup 30] [--site tier3]
 """
 
 from __future__ import annotations
@@ -36,11 +37,22 @@ from sitebox.lifecycle import install as installer
 from sitebox.tools.store import binary
 
 NAME = "bench-install"
-SITE = (
-    "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: demo\ncomponents:\n"
-    "  batch:\n    mode: htcondor\n    workers: 2\n    quota: {cpu: '6', memory: 12Gi}\n"
-    "    job: {cpu: 500m, memory: 1Gi}\n"
-)
+SITES = {
+    "plumbing": (
+        "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: demo\ncomponents:\n"
+        "  batch:\n    mode: htcondor\n    workers: 2\n    quota: {cpu: '6', memory: 12Gi}\n"
+        "    job: {cpu: 500m, memory: 1Gi}\n"
+    ),
+    "tier3": (
+        "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: tier3\n"
+        "storage: {sharedClassName: shared}\n"
+    ),
+}
+# Volumes are Retain, as a site's data is: every run's claims take fresh ones.
+CLUSTERS = {
+    "plumbing": ("--nodes", "3x8cpu-32Gi"),
+    "tier3": ("--nodes", "2x16cpu-64Gi", "--volumes", "60x10Gi", "--volumes", "8x2Ti"),
+}
 
 
 def run(*argv: str) -> float:
@@ -81,13 +93,14 @@ def main() -> None:
         "--pod-startup", type=float, default=0.0,
         help="seconds from scheduled to Ready, as an image pull takes on a real node",
     )  # fmt: skip
+    parser.add_argument("--site", choices=sorted(SITES), default="plumbing")
     args = parser.parse_args()
     os.environ["SITEBOX_STATE"] = tempfile.mkdtemp(prefix="sitebox-bench-")
     work = Path(tempfile.mkdtemp(prefix="sitebox-bench-install-"))
     site_file = work / "site.yaml"
-    site_file.write_text(SITE)
+    site_file.write_text(SITES[args.site])
     sitebox(
-        "cluster", "up", "--name", NAME, "--nodes", "3x8cpu-32Gi",
+        "cluster", "up", "--name", NAME, *CLUSTERS[args.site],
         "--pod-startup", str(args.pod_startup),
     )  # fmt: skip
     try:
@@ -109,7 +122,7 @@ def main() -> None:
             sitebox("uninstall", "--purge-data", "--yes", *k)
     finally:
         sitebox("cluster", "down", "--name", NAME)
-    report: dict[str, object] = {"pod_startup_s": args.pod_startup}
+    report: dict[str, object] = {"site": args.site, "pod_startup_s": args.pod_startup}
     medians = {name: statistics.median(v) for name, v in times.items()}
     for name, runs in times.items():
         report[name] = {"median_s": round(medians[name], 2), "runs_s": [round(x, 2) for x in runs]}

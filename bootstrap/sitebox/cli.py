@@ -6,7 +6,10 @@ Exit codes: 0 success, 1 a ``SiteboxError`` (message and fix, no traceback),
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -14,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from sitebox import __version__, console
-from sitebox.errors import SiteboxError
+from sitebox import __version__, console, procs
+from sitebox.errors import RunInterruptedError, SiteboxError
 
 # Where each command lives. A command's module is imported only when it runs: importing
 # them all (the Kubernetes client, Helm, the sim cluster's PKI, Ansible's runner) cost
@@ -68,9 +71,24 @@ def _crash_log(exc: BaseException) -> Path:
         return Path(handle.name)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """A service manager's or a CI runner's stop is a Ctrl-C: the same cleanup, the same
+    word on the state left behind. A terminal's Ctrl-C reaches the helm processes too
+    (they share its process group); a SIGTERM is sent to sitebox alone, so it is passed
+    on to them, and Helm stops its operation as it does on Ctrl-C."""
+    for pid in procs.descendants(os.getpid()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(standalone_mode=False)
+    except RunInterruptedError as exc:
+        console.err.print(exc.render(), markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except SiteboxError as exc:
         console.err.print(exc.render(), markup=False, soft_wrap=True)
         sys.exit(1)

@@ -40,6 +40,12 @@ class SiteboxError(Exception):
         return text
 
 
+class RunInterruptedError(SiteboxError):
+    """A run stopped by Ctrl-C or SIGTERM, saying what state it left and what continues."""
+
+    exit_code = 130
+
+
 class ToolMissingError(SiteboxError):
     """A pinned tool is not installed in the cache."""
 

@@ -61,8 +61,31 @@ class _Command(helm_command.Command):  # type: ignore[misc]
         return _VERSIONS[self._executable]
 
 
+@dataclass(frozen=True)
+class NotReady:
+    """An object Helm's wait gave up on, as Helm reported it."""
+
+    kind: str
+    namespace: str
+    name: str
+    status: str  # kstatus: InProgress, Failed, ...
+    message: str
+
+
+# How Helm 4's wait names each object that did not become ready (pkg/kube/statuswait.go).
+_NOT_READY = re.compile(
+    r"resource (?P<kind>[^/\s]+)/(?P<namespace>[^/\s]*)/(?P<name>\S+) not ready\. "
+    r"status: (?P<status>\w+), message: (?P<message>.*)$",
+    re.M,
+)
+
+
 class HelmError(SiteboxError):
-    """Helm refused or failed an operation."""
+    """Helm refused or failed an operation; ``not_ready`` lists what its wait gave up on."""
+
+    def __init__(self, message: str, hint: str | None = None, not_ready: tuple[NotReady, ...] = ()):
+        super().__init__(message, hint)
+        self.not_ready = not_ready
 
 
 @dataclass(frozen=True)
@@ -148,7 +171,8 @@ class Helm:
                 "(`sitebox cluster status`)",
             ) from None
         except helm_errors.Error as exc:
-            raise HelmError(f"{what}: {_first_lines(exc)}") from None
+            waited = tuple(NotReady(**m.groupdict()) for m in _NOT_READY.finditer(str(exc)))
+            raise HelmError(f"{what}: {_first_lines(exc)}", not_ready=waited) from None
 
     async def _chart(self, path: Path) -> Any:
         """The chart at ``path``, its metadata read by Helm once per process: an install

@@ -53,6 +53,23 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs, from /proc (children first)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], list(parents.get(pid, []))
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue += parents.get(child, [])
+    return found
+
+
 def spawn(
     name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
 ) -> ProcessRecord:

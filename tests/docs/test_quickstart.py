@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import UPSTREAM_CHARTS
 from tests.docs.conftest import DOCS, ROOT
+from tests.site.conftest import missing_charts
 
 # A fenced `sh` block is run when a `<!-- quickstart -->` comment precedes it, and
 # shown only when the comment says why: `<!-- quickstart: skip REASON -->`.
@@ -65,7 +67,11 @@ def test_the_script_keeps_every_command() -> None:
 @pytest.mark.live
 def test_every_quick_start_command_runs(tools_ready: None, tmp_path: Path) -> None:
     name = f"docs-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "SITEBOX_STATE": str(tmp_path / "state"), "DEMO": name}
+    # The user's chart cache: with the upstream charts there, the demo is the whole site.
+    env = {
+        **os.environ, "SITEBOX_STATE": str(tmp_path / "state"), "DEMO": name,
+        "SITEBOX_CHART_CACHE": str(UPSTREAM_CHARTS),
+    }  # fmt: skip
     env.pop("KUBECONFIG", None)
     started = time.monotonic()
     try:
@@ -79,6 +85,11 @@ def test_every_quick_start_command_runs(tools_ready: None, tmp_path: Path) -> No
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert len(re.findall(r"^node-\d+\s+Ready\b", ran.stdout, re.M)) == 3
     assert "sitebox-system: revision 1 deployed" in ran.stdout
+    assert "yes" in ran.stdout.splitlines(), "the grid kubeconfig may create Jobs"
+    if not missing_charts():
+        for component in ("hub", "dask", "storage"):
+            row = re.search(rf"^│ {component}\s+│ (\d+)/(\d+) ", ran.stdout, re.M)
+            assert row and row[1] == row[2] != "0", f"{component} pods ready: {ran.stdout}"
     assert f"cluster '{name}' stopped" in ran.stderr
     listed = subprocess.run(
         [str(ROOT / ".venv/bin/sitebox"), "cluster", "list", "-o", "json"],

@@ -51,6 +51,30 @@ def test_status_reports_every_node_ready(sim_cluster: SimCluster) -> None:
     assert info["kubernetes"] == "v1.36.3"
 
 
+def test_every_node_renews_its_lease(kube: Kube) -> None:
+    """The node controller's heartbeat: a lease per node, renewed every few seconds, so
+    that nodes stay Ready however long the cluster runs (without leases they all went
+    NotReady three minutes after they started)."""
+    nodes = {n["metadata"]["name"] for n in kube.nodes()}
+
+    def renewals() -> dict[str, str]:
+        leases = kube.list_objects("coordination.k8s.io/v1", "Lease", "kube-node-lease")
+        return {
+            lease["metadata"]["name"]: lease["spec"]["renewTime"]
+            for lease in leases
+            if lease["metadata"]["name"] in nodes
+        }
+
+    first = renewals()
+    assert set(first) == nodes, "one lease per node"
+    wait_for(
+        "every node lease renewed",
+        lambda: all(renewals()[n] != first[n] for n in nodes),
+        timeout=40,
+        interval=1,
+    )
+
+
 def test_api_server_reports_the_pinned_version(kube: Kube) -> None:
     assert kube.server_version() == "v1.36.3"
 

@@ -21,6 +21,7 @@ from sitebox.helm import Helm
 from sitebox.kube import Kube
 from sitebox.lifecycle.status import SITE_INFO
 from sitebox.model import distro
+from sitebox.tools.store import tools_root
 from tests.compose.conftest import write_site
 from tests.conftest import FIXTURES, Cluster, Run, own_cluster, run_sitebox
 
@@ -45,9 +46,20 @@ def previous_sitebox(folder: Path, *args: str, env: dict[str, str]) -> Run:
     with tarfile.open(FIXTURES / "releases" / f"sitebox-{PREVIOUS}.tar.gz") as archive:
         archive.extractall(folder, filter="data")
     root = folder / f"sitebox-{PREVIOUS}"
+    # The previous release knows no SITEBOX_CHART_CACHE: a cache of its own, with the
+    # pinned tools and no upstream chart, keeps it to our own charts as this test is.
+    cache = folder / "cache"
+    cache.mkdir(exist_ok=True)
+    if not (cache / "tools").exists():
+        (cache / "tools").symlink_to(tools_root())
     done = subprocess.run(
         [sys.executable, "-m", "sitebox", *args],
-        env={**os.environ, **env, "PYTHONPATH": str(root / "bootstrap")},
+        env={
+            **os.environ,
+            **env,
+            "PYTHONPATH": str(root / "bootstrap"),
+            "SITEBOX_CACHE": str(cache),
+        },
         cwd=root,
         capture_output=True,
         text=True,

@@ -97,20 +97,22 @@ def test_lifecycle(cluster: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     assert kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is None
 
 
-def test_a_component_that_cannot_schedule_fails_names_the_pod_and_rolls_back(
+def test_a_component_that_cannot_schedule_is_refused_at_preflight_naming_it(
     cluster: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    # An execute worker of 12 CPUs fits none of the 8-CPU nodes.
+    # An execute worker of 12 CPUs fits none of the 8-CPU nodes: preflight places the
+    # render's pods by their requests, so the install does not wait for its timeout.
     huge = (
         "name: huge\nprofile: demo\ncomponents:\n  batch:\n    mode: htcondor\n    workers: 1\n"
         "    quota: {cpu: '64', memory: 64Gi}\n    job: {cpu: '12', memory: 1Gi}\n"
     )
     site = write_site(tmp_path, huge)
-    result = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable", "--timeout", "20s")
+    result = sitebox(cluster, "install", "-f", str(site), "--skip-unavailable")
     assert result.code == 1
-    assert "did not become ready and was rolled back" in result.err
-    assert "sitebox-batch-execute" in result.err and "Insufficient cpu" in result.err
-    sitebox(cluster, "uninstall", "--purge-data", "--yes")
+    assert "preflight failed; nothing was applied" in result.err
+    assert "no ready node has room for 1 pod(s) of Deployment/sitebox-batch-execute" in (result.err)
+    assert "the largest node offers 8 CPU" in result.err
+    assert Helm(cluster[0]).find("sitebox", SITE_NAMESPACE) is None
 
 
 def test_a_profile_the_cluster_cannot_fit_stops_at_preflight(

@@ -276,7 +276,8 @@ def _start(
         # the limit of every load test on a simulated cluster.
         "--kube-api-qps=200", "--kube-api-burst=400",
         # Simulated nodes never fail by themselves; on a loaded 2-core machine kwok's
-        # lease renewals can lag, and the default 50 s would mark pods NotReady.
+        # lease renewals (every 10 s, see kwok below) can lag, and the default 50 s would
+        # mark nodes, and so their pods, NotReady.
         "--node-monitor-grace-period=3m",
     ])  # fmt: skip
     scheduler = run.spawn("kube-scheduler", [
@@ -292,6 +293,12 @@ def _start(
         "--manage-nodes-with-annotation-selector", f"{FAKE_ANNOTATION}=fake",
         "--server-address", f"127.0.0.1:{ports['kwok']}",
         "--cidr", POD_CIDR, "--node-ip", "10.0.0.1",
+        # Node leases, renewed every quarter of their duration: the heartbeat the node
+        # controller watches. Without them (kwok's default when its configuration file
+        # holds only stages) the only heartbeat is the node status, which kwok's stage
+        # posts every 10 to 20 minutes: past the grace period every node went NotReady,
+        # about 3 minutes after it started and again after each re-initialisation.
+        "--node-lease-duration-seconds", "40",
     ])  # fmt: skip
 
     say("creating storage classes and volumes")

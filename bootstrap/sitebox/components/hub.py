@@ -148,6 +148,9 @@ def values(site: Site, secrets: Secrets) -> Values:
             "config": config,
             "resources": common.resources(spec.get("resources")),
             "nodeSelector": common.selector(site, "hub"),
+            # The hub's database (users, tokens, servers) on its claim: the release makes
+            # the claim, and Helm would delete it with the release; uninstall keeps data.
+            "db": {"pvc": {"annotations": {"helm.sh/resource-policy": "keep"}}},
         },
         "proxy": {
             "secretToken": secrets["hub.proxyToken"],
@@ -173,7 +176,7 @@ def values(site: Site, secrets: Secrets) -> Values:
     if storage_class:
         # The users' home volumes and the hub's database (sqlite on a claim, the default).
         values["singleuser"]["storage"] = {"dynamic": {"storageClass": storage_class}}
-        values["hub"]["db"] = {"pvc": {"storageClassName": storage_class}}
+        values["hub"]["db"]["pvc"]["storageClassName"] = storage_class
     if common.notebook_cvmfs(site):
         values["singleuser"].setdefault("storage", {}).update(
             {

@@ -20,7 +20,7 @@ from sitebox.compose import render as renderer
 from sitebox.compose.commands import bundle_option, load_site, profile_option, site_option
 from sitebox.compose.render import RELEASE_NAMES, RELEASES
 from sitebox.compose.secrets import ClusterStore
-from sitebox.errors import SiteboxError
+from sitebox.errors import RunInterruptedError, SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
 from sitebox.lifecycle import install as installer
@@ -94,10 +94,13 @@ def _apply(
         preflight(result, kube, air_gapped=air_gapped)
         if validate:
             validation.warm_up()
-        with console.err.status("starting") as spinner:
-            outcomes = installer.apply(
-                result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
-            )
+        try:
+            with console.err.status("starting") as spinner:
+                outcomes = installer.apply(
+                    result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
+                )
+        except KeyboardInterrupt:
+            raise _interrupted(result, helm) from None
     else:
         outcomes = current
     _report(result, outcomes)
@@ -112,6 +115,25 @@ def _apply(
         "`sitebox status` shows it"
     )
     return True
+
+
+def _interrupted(result: renderer.SiteRender, helm: Helm) -> RunInterruptedError:
+    """What an interrupted install or upgrade left, and the command that goes on from there."""
+    try:
+        found = installer.states(helm, result)
+        left = [
+            f"{name}: {'not installed' if state is None else state.revision.status}"
+            f"{'' if state is None else f' at revision {state.revision.revision}'}"
+            for name, state in found.items()
+        ]
+    except SiteboxError:
+        left = ["(the cluster did not answer; the releases' states are unknown)"]
+    source = f"-f {result.site.source}" if result.site.source else f"--profile {result.site.name}"
+    return RunInterruptedError(
+        "interrupted; the site is left as: " + "; ".join(left),
+        hint=f"run `sitebox install {source}` again: it finishes what was interrupted, or "
+        "undoes a half-applied revision first; secrets and volumes are kept",
+    )
 
 
 def _validate(

@@ -24,7 +24,7 @@ from sitebox.components.names import BATCH_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.errors import SiteboxError
-from sitebox.helm import STUCK, Helm, HelmError, Installed
+from sitebox.helm import STUCK, Helm, HelmError, Installed, NotReady
 from sitebox.kube import Kube, Ref
 from sitebox.lifecycle import lock
 from sitebox.model.siteconfig import POD_SECURITY_LEVELS, Site
@@ -102,15 +102,47 @@ def _watch(
         say(f"pods ready {ready}/{len(pods)}{detail}")
 
 
+# What to do about each kind of object Helm's wait can give up on.
+WAIT_FIXES = {
+    "Service": "a LoadBalancer Service waits for an address: set `ingress: {type: none}`, "
+    "gateway or ingress in site.yaml, or install a load-balancer implementation (MetalLB)",
+    "PersistentVolumeClaim": "a claim waits for a volume: check its class exists and can "
+    "provision (or has a free volume of that size), or lower the size in site.yaml",
+}
+POD_FIX = "fix what the pods wait for (capacity, a missing volume, an image), then run again"
+
+
+def _why(kube: Kube, item: NotReady) -> str:
+    """The newest event of an object Helm waited for: what the binder, the scheduler or
+    the controller said about it."""
+    try:
+        events = kube.events_for(item.namespace, item.name) if item.namespace else []
+    except SiteboxError:
+        return ""
+    newest = max(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")),
+                 default=None)  # fmt: skip
+    return f" ({newest['message']})" if newest and newest.get("message") else ""
+
+
 def _explain(
-    release: renderer.ReleaseRender, exc: HelmError, stuck: list[dict[str, Any]]
+    kube: Kube, release: renderer.ReleaseRender, exc: HelmError, stuck: list[dict[str, Any]]
 ) -> SiteboxError:
-    """Turn Helm's timeout into which component, which pod, and the scheduler's reason."""
-    lines = [f"  {p['chart'] or '?'}: pod {p['name']}: {p['reason']}" for p in stuck[:8]]
+    """Say what Helm waited for, from its own wait status: each object, its state and the
+    fix; for workloads, the pods seen waiting and the scheduler's reason."""
+    lines = [
+        f"  {item.kind} {item.namespace}/{item.name}: {item.status}, {item.message}"
+        f"{_why(kube, item)}"
+        for item in exc.not_ready[:8]
+    ]
+    lines += [f"  {p['chart'] or '?'}: pod {p['name']}: {p['reason']}" for p in stuck[:8]]
+    fixes = [WAIT_FIXES[k] for k in dict.fromkeys(i.kind for i in exc.not_ready) if k in WAIT_FIXES]
+    if stuck or not fixes:
+        fixes.append(POD_FIX)
     detail = "\n".join(lines) if lines else f"  {exc.message}"
     return SiteboxError(
-        f"release {release.name} did not become ready and was rolled back:\n{detail}",
-        hint="fix what the pods wait for (capacity, a missing volume, an image), then run again",
+        f"release {release.name} did not become ready and was rolled back; Helm waited "
+        f"for:\n{detail}",
+        hint="; ".join(fixes),
     )
 
 
@@ -151,14 +183,15 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
     them halfway through; this says which, before anything is applied."""
     # CRDs are applied by sitebox itself, server-side, whoever made them; a resource of a
     # kind the cluster does not serve yet (its CRD comes with this install) cannot exist.
-    refs = [
-        _ref(kube, release, o)
-        for o in release.manifests
-        if o["kind"] != CRD and kube.serves(o["apiVersion"], o["kind"])
+    rendered = [
+        o for o in release.manifests if o["kind"] != CRD and kube.serves(o["apiVersion"], o["kind"])
     ]
+    refs = [_ref(kube, release, o) for o in rendered]
     found = []
-    for (_, kind, name, namespace), live in zip(refs, kube.get_many(refs), strict=True):
-        if live is None:
+    for obj, (_, kind, name, namespace), live in zip(
+        rendered, refs, kube.get_many(refs), strict=True
+    ):
+        if live is None or _left_by_our_hook(obj, live, release):
             continue
         annotations = live["metadata"].get("annotations") or {}
         owner = tuple(annotations.get(key) for key in HELM_OWNER)
@@ -167,6 +200,18 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
             by = f"Helm release {owner[0]} ({owner[1]})" if owner[0] else "no Helm release"
             found.append(f"{kind} {where}{name} exists, made by {by}")
     return found
+
+
+def _left_by_our_hook(
+    rendered: dict[str, Any], live: dict[str, Any], release: renderer.ReleaseRender
+) -> bool:
+    """A hook of our release that an earlier, failed run left (one its chart keeps, such as
+    SeaweedFS's pre-install Secret): Helm owns no hook, so it carries no release
+    annotations, but the chart labels it with our release. Helm replaces it when the hook
+    runs again (its default deletion policy), so a retry may go on."""
+    hook = (rendered["metadata"].get("annotations") or {}).get("helm.sh/hook")
+    labels = live["metadata"].get("labels") or {}
+    return bool(hook) and labels.get("app.kubernetes.io/instance") == release.name
 
 
 def _refuse_foreign(kube: Kube, result: renderer.SiteRender, found_now: States) -> None:
@@ -278,7 +323,7 @@ def _apply(
         except HelmError as exc:
             stop.set()
             watcher.join(timeout=5)
-            raise _explain(release, exc, stuck) from None
+            raise _explain(kube, release, exc, stuck) from None
         finally:
             stop.set()
             watcher.join(timeout=5)
