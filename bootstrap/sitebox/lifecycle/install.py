@@ -25,7 +25,7 @@ from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.errors import SiteboxError
 from sitebox.helm import STUCK, Helm, HelmError, Installed, NotReady
-from sitebox.kube import Kube, Ref
+from sitebox.kube import Kube, Ref, wait_for
 from sitebox.lifecycle import lock
 from sitebox.model.siteconfig import POD_SECURITY_LEVELS, Site
 from sitebox.render.findings import ERROR
@@ -39,6 +39,7 @@ class Outcome:
     revision: int
     changed: bool
     recovered: str | None = None  # what an interrupted earlier run had left, and what was done
+    remade: tuple[str, ...] = ()  # StatefulSets made again for new volume claims
 
 
 def _check(result: renderer.SiteRender, skip_unavailable: bool) -> None:
@@ -91,14 +92,22 @@ def _watch(
     while not stop.wait(1.0):
         try:
             pods = [p for ns in namespaces for p in kube.pod_health(ns)]
+            claims = [
+                c for ns in namespaces for c in kube.list_objects("v1", "PersistentVolumeClaim", ns)
+            ]
         except SiteboxError:
             continue
         waiting = [p for p in pods if not p["ready"]]
         if waiting:
             stuck_seen[:] = waiting
         ready = sum(1 for p in pods if p["ready"])
+        pending = [
+            c["metadata"]["name"] for c in claims if (c.get("status") or {}).get("phase") != "Bound"
+        ]
         stuck = next((p for p in pods if not p["ready"] and p["reason"]), None)
         detail = f"; waiting for {stuck['name']}: {stuck['reason']}" if stuck else ""
+        if pending:
+            detail += f"; claims not bound: {', '.join(pending[:3])}"
         say(f"pods ready {ready}/{len(pods)}{detail}")
 
 
@@ -214,6 +223,50 @@ def _left_by_our_hook(
     return bool(hook) and labels.get("app.kubernetes.io/instance") == release.name
 
 
+def _claim_templates(statefulset: dict[str, Any]) -> dict[str, Any]:
+    """A StatefulSet's volume claim templates as the API server compares them: by name,
+    the size, class and access modes of each."""
+    found = {}
+    for template in (statefulset.get("spec") or {}).get("volumeClaimTemplates") or []:
+        spec = template.get("spec") or {}
+        found[template["metadata"]["name"]] = (
+            str(((spec.get("resources") or {}).get("requests") or {}).get("storage")),
+            spec.get("storageClassName"),
+            sorted(spec.get("accessModes") or []),
+        )
+    return found
+
+
+def _reshaped_statefulsets(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
+    """StatefulSets of the release whose volume claim templates the new revision changes.
+    The API server refuses that change, and a pod cannot change its volumes either: each
+    is deleted first with its pods, its claims kept (a StatefulSet never owns them unless
+    told to); the upgrade makes it again, and its new pods take the existing claims and
+    the new ones. An upstream chart moving its data from a node's folder to a claim
+    (SeaweedFS's master and filer, in 2026.12) needs this."""
+    changed = []
+    for obj in release.manifests:
+        if obj.get("kind") != "StatefulSet":
+            continue
+        meta = obj["metadata"]
+        namespace = meta.get("namespace") or release.namespace
+        live = kube.get("apps/v1", "StatefulSet", meta["name"], namespace)
+        annotations = (live or {}).get("metadata", {}).get("annotations") or {}
+        if live is None or annotations.get(HELM_OWNER[0]) != release.name:
+            continue
+        if _claim_templates(live) != _claim_templates(obj):
+            name = meta["name"]
+            kube.delete("apps/v1", "StatefulSet", name, namespace, foreground=True)
+            # Gone, pods too, before Helm applies it again: one being deleted cannot be.
+            wait_for(
+                f"StatefulSet {namespace}/{name} to go",
+                lambda: kube.get("apps/v1", "StatefulSet", name, namespace) is None,  # noqa: B023
+                120,
+            )
+            changed.append(f"{namespace}/{name}")
+    return changed
+
+
 def _refuse_foreign(kube: Kube, result: renderer.SiteRender, found_now: States) -> None:
     """Stop before anything is applied at what stands in the way of a first install:
     releases of our names that sitebox never installed (it stores the site's secrets
@@ -307,6 +360,7 @@ def _apply(
         if unchanged is not None:
             outcomes.append(Outcome(release.name, unchanged, changed=False, recovered=recovered))
             continue
+        remade = tuple(_reshaped_statefulsets(kube, release)) if state is not None else ()
         say(f"installing {release.name}")
         stop = threading.Event()
         stuck: list[dict[str, Any]] = []
@@ -327,5 +381,5 @@ def _apply(
         finally:
             stop.set()
             watcher.join(timeout=5)
-        outcomes.append(Outcome(release.name, revision.revision, True, recovered))
+        outcomes.append(Outcome(release.name, revision.revision, True, recovered, remade))
     return outcomes
