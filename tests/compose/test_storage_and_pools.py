@@ -207,7 +207,7 @@ def test_without_a_storage_class_every_volume_takes_the_clusters_default(tmp_pat
         tmp_path, "name: uni\nprofile: tier2\ncomponents:\n  hub: {enabled: true}\n"
     )
     apps = _apps(site, secrets)
-    assert "db" not in apps["jupyterhub"]["hub"]
+    assert "storageClassName" not in apps["jupyterhub"]["hub"]["db"]["pvc"]
     assert "storageClass" not in apps["seaweedfs"]["volume"]["dataDirs"][0]
     assert "storageClassName" not in _spool(tmp_path, site, secrets)
 

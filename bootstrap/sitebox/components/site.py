@@ -16,7 +16,7 @@ def values(site: Site, secrets: Secrets) -> Values:
     return {
         "site": {
             "name": site.name,
-            "domain": site.config.get("domain", "example.org"),
+            "domain": site.config.get("domain", ""),
             "distribution": site.distribution.version,
             "profile": site.profile,
             "components": enabled,

@@ -20,10 +20,10 @@ def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
     if "hub" in components:
         found["hub"] = f"https://hub.{domain}" if domain else "svc/proxy-public (port-forward)"
     if "dask" in components:
-        found["dask-gateway"] = f"http://traefik-dask-gateway.{SITE_NAMESPACE}.svc"
+        found["dask-gateway"] = f"http://traefik-sitebox-dask-gateway.{SITE_NAMESPACE}.svc"
     if "storage" in components:
         found["s3"] = (
-            f"https://s3.{domain}" if domain else f"svc/seaweedfs-s3.{SITE_NAMESPACE}:8333"
+            f"https://s3.{domain}" if domain else f"svc/sitebox-seaweedfs-s3.{SITE_NAMESPACE}:8333"
         )
     if "batch" in components:
         found["batch"] = f"namespace {BATCH_NAMESPACE} (`sitebox batch kubeconfig`)"
