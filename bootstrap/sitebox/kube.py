@@ -364,9 +364,14 @@ class Kube:
                         stream.stop()  # type: ignore[no-untyped-call]
                         return
             except ApiException as exc:
-                if exc.status != 410:  # 410 Gone: the version expired; list again
+                if exc.status == 410:  # Gone: the version expired; list again
+                    version = ""
+                elif exc.status == 429 or exc.status >= 500:
+                    # A busy server sheds the watch (as under a load test's burst of
+                    # creates); the watcher must outlast that, or its count stops.
+                    time.sleep(0.5)
+                else:
                     raise KubeError(f"watching {namespace}: {_describe(exc)}") from None
-                version = ""
             except (UnreachableError, urllib3.exceptions.HTTPError):
                 # A watch cut off mid-stream (reset, timeout on a busy server) resumes
                 # where it was; one that never comes back ends with the caller's timeout.

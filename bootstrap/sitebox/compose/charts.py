@@ -73,5 +73,15 @@ def compose(
     (target / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
     (target / "charts").mkdir()
     for name, path in sorted(present.items()):
-        shutil.copytree(path, target / "charts" / name)
+        shutil.copytree(path, target / "charts" / name, copy_function=_link_or_copy)
     return result
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link where the chart and the composed copy share a file system: a render
+    copied every file of every upstream chart, a quarter of its time with the real
+    charts. Helm and the bundle only read these files; across file systems, a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

@@ -21,7 +21,7 @@ from sitebox.helm import Helm, Template
 from sitebox.model.distro import Component, Distribution
 from sitebox.model.siteconfig import Site
 from sitebox.render.findings import WARNING, Finding
-from sitebox.render.openapi import check_openapi, skipped_kinds
+from sitebox.render.openapi import Checked, check_openapi, skipped_kinds
 from sitebox.render.policy import WAIVER_CHECK, check_policies
 from sitebox.render.values_check import check_values, load_schema
 
@@ -96,8 +96,9 @@ def openapi_findings(manifests: list[dict[str, Any]], dist: Distribution) -> lis
     """Checked against the oldest, tested and newest supported Kubernetes: an API
     removed or added in between shows at one of the ends."""
     found: list[Finding] = []
+    checked: Checked = {}
     for version in dict.fromkeys((dist.kube_min, dist.kube_tested, dist.kube_max)):
-        found += [f for f in check_openapi(manifests, version) if f not in found]
+        found += [f for f in check_openapi(manifests, version, checked=checked) if f not in found]
     return found
 
 

@@ -20,6 +20,7 @@ Which objects are checked is decided by API group, not by kind:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -74,16 +75,29 @@ def schema_version(kube_version: str) -> SchemaVersion:
     return SchemaVersion(kube_version, _minor(best), known[best], newer_than_known=False)
 
 
+# Findings of objects already checked against a schema of the same shape, by the shape's
+# digest and the object's identity (see check_openapi).
+Checked = dict[tuple[str, int], list[Finding]]
+
+
 def check_openapi(
-    manifests: Sequence[Mapping[str, Any]], kube_version: str, *, strict: bool = True
+    manifests: Sequence[Mapping[str, Any]],
+    kube_version: str,
+    *,
+    strict: bool = True,
+    checked: Checked | None = None,
 ) -> list[Finding]:
-    """Every schema error in ``manifests`` for ``kube_version``, one finding per problem."""
+    """Every schema error in ``manifests`` for ``kube_version``, one finding per problem.
+    Checking the same objects against several versions, pass one ``checked`` to all the
+    calls: an object whose kind has the same schema in two versions (most kinds, between
+    neighbouring versions) is validated once."""
     version = schema_version(kube_version)
     findings: list[Finding] = []
     if version.newer_than_known:
         findings.append(_newer_version_warning(version))
+    memo: Checked = {} if checked is None else checked
     for obj in manifests:
-        findings.extend(_check_object(obj, version, strict))
+        findings.extend(_check_object(obj, version, strict, memo))
     return findings
 
 
@@ -99,7 +113,9 @@ def skipped_kinds(manifests: Sequence[Mapping[str, Any]], kube_version: str) -> 
     return skipped
 
 
-def _check_object(obj: Mapping[str, Any], version: SchemaVersion, strict: bool) -> list[Finding]:
+def _check_object(
+    obj: Mapping[str, Any], version: SchemaVersion, strict: bool, checked: Checked
+) -> list[Finding]:
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     meta = obj.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
@@ -117,13 +133,17 @@ def _check_object(obj: Mapping[str, Any], version: SchemaVersion, strict: bool) 
     definition = served.kinds.get((api_version, kind))
     if definition is None:
         return [finding(*_not_served(api_version, kind, version.minor, served))]
-    validator = _validator(version.directory + ("-strict" if strict else ""), definition)
-    hint = f"see `kubectl explain {kind.lower()}` for Kubernetes {version.minor}"
-    return [
-        finding(f"{problem.path or '(top level)'}: {problem.message}", problem.hint)
-        for error in sorted(validator.iter_errors(dict(obj)), key=_error_order)
-        for problem in schema_problems(error, hint)
-    ]
+    directory = version.directory + ("-strict" if strict else "")
+    key = (_shape(directory, definition), id(obj))
+    if key not in checked:
+        validator = _validator(directory, definition)
+        hint = f"see `kubectl explain {kind.lower()}` for Kubernetes {version.minor}"
+        checked[key] = [
+            finding(f"{problem.path or '(top level)'}: {problem.message}", problem.hint)
+            for error in sorted(validator.iter_errors(dict(obj)), key=_error_order)
+            for problem in schema_problems(error, hint)
+        ]
+    return checked[key]
 
 
 def _error_order(error: jsonschema.ValidationError) -> list[str]:
@@ -201,6 +221,33 @@ def _definitions(directory: str) -> dict[str, Any]:
     path = resources.files("kubernetes_validate") / "kubernetes-json-schema" / directory
     data: dict[str, Any] = json.loads((path / "_definitions.json").read_text(encoding="utf-8"))
     return data
+
+
+_REF = re.compile(r'"\$ref": "#/\$defs/([^"]+)"')
+
+
+@functools.cache
+def _shape(directory: str, definition: str) -> str:
+    """A digest of what validating against ``definition`` depends on: it and every
+    definition it refers to, descriptions left out. Equal digests, equal verdicts."""
+    defs = _definitions(directory)["$defs"]
+    names, pending = {definition}, [definition]
+    while pending:
+        for target in _REF.findall(json.dumps(defs[pending.pop()])):
+            if target not in names:
+                names.add(target)
+                pending.append(target)
+    canonical = json.dumps({n: _without_descriptions(defs[n]) for n in sorted(names)},
+                           sort_keys=True)  # fmt: skip
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _without_descriptions(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_descriptions(v) for k, v in node.items() if k != "description"}
+    if isinstance(node, list):
+        return [_without_descriptions(v) for v in node]
+    return node
 
 
 @functools.cache
