@@ -358,3 +358,18 @@ def test_settings_a_component_cannot_work_without_are_named(
         release_values(site, secrets, release, [component])
     assert message in raised.value.message
     assert raised.value.location is not None and raised.value.location.key == key
+
+
+def test_a_changed_chart_in_the_cache_is_not_rendered(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    cached = tmp_path / "cache" / "seaweedfs-4.44.0"
+    cached.mkdir(parents=True)
+    (cached / "Chart.yaml").write_text("apiVersion: v2\nname: seaweedfs\nversion: 4.44.0\n")
+    env = {**workspace, "SITEBOX_CHART_CACHE": str(tmp_path / "cache")}
+    result = run_sitebox("render", "--profile", "demo", env=env, cwd=tmp_path)
+    assert result.code == 1
+    assert "seaweedfs 4.44.0 in the chart cache" in result.err
+    assert "differs from the release the distribution pins" in result.err
+    assert "sitebox charts import seaweedfs-4.44.0.tgz" in result.err
+    assert not (tmp_path / "rendered").exists()

@@ -325,10 +325,11 @@ def test_gateway_with_its_crd_and_dns_passes(tmp_path: Path) -> None:
     assert asked == ["hub.physics.example.edu"]
 
 
-def test_gateway_without_its_crd_warns(tmp_path: Path) -> None:
+def test_gateway_without_its_crd_fails(tmp_path: Path) -> None:
+    # The hub's HTTPRoute would be of a kind the cluster does not serve.
     site = site_from(tmp_path, "domain: physics.example.edu\ningress: {type: gateway}\n")
     result = checks.ingress(site, healthy(crds=frozenset()), lambda host: True)
-    assert result.status == WARN
+    assert result.status == FAIL
     assert GATEWAY_CRD in result.detail
 
 

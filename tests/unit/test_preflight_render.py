@@ -129,6 +129,9 @@ def test_a_class_whose_csi_driver_is_not_registered_fails() -> None:
             {"kind": "CSIDriver", "metadata": {"name": "nfs.csi.k8s.io"}}]  # fmt: skip
     on_nfs = list(workload.claims([claim("b", "1Gi", "nfs")], "site"))
     assert workload.storage_drivers(on_nfs, made, facts).status == PASS
+    nowhere = list(workload.claims([claim("c", "1Gi", "fast")], "site"))
+    result = workload.storage_drivers(nowhere, [], facts)
+    assert result.status == FAIL and "StorageClass fast, which does not exist" in result.detail
 
 
 def test_load_balancers_need_something_that_gives_addresses() -> None:

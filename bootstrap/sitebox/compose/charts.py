@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from sitebox.compose import chartpins
+from sitebox.errors import SiteboxError
 from sitebox.model.distro import ChartRef, Component
 from sitebox.paths import cache_dir, data_root
 
@@ -43,6 +45,20 @@ def locate(chart: ChartRef, bundle: Path | None = None) -> Path | None:
     return path if (path / "Chart.yaml").is_file() else None
 
 
+def _check_cached(chart: ChartRef, found: Path) -> None:
+    """An upstream chart from the cache has the pinned files (a bundle's are checked when it
+    is unpacked): one changed by hand, or left by an older sitebox, is not rendered."""
+    if not chart.digest or found.parent != chart_cache():
+        return
+    if chartpins.digest(found) != chart.digest:
+        raise SiteboxError(
+            f"{chart.name} {chart.version} in the chart cache ({found}) differs from the "
+            "release the distribution pins; nothing was rendered",
+            hint=f"put the release back: `sitebox charts pull --all`, or `sitebox charts import "
+            f"{chart.name}-{chart.version}.tgz` from your mirror",
+        )
+
+
 @dataclass
 class Composed:
     release: str
@@ -66,6 +82,7 @@ def compose(
         if found is None:
             result.missing.append(component)
         else:
+            _check_cached(component.chart, found)
             present[component.chart.name] = found
             result.included.append(component.name)
     meta = yaml.safe_load((target / "Chart.yaml").read_text())

@@ -519,13 +519,17 @@ def _entry_point(site: Site, facts: ClusterFacts, kind: str) -> tuple[Status, st
         if facts.crds is None:
             return WARN, "could not list CRDs to look for the Gateway API", "check rbac"
         if GATEWAY_CRD not in facts.crds:
+            # The hub's HTTPRoute is of a kind the cluster would not serve: Helm would
+            # stop halfway through the release.
             return (
-                WARN,
+                FAIL,
                 f"the Gateway API is not installed (no CRD {GATEWAY_CRD})",
                 "install the Gateway API CRDs and an implementation (Envoy Gateway, Cilium, "
                 "Istio...), or use ingress.type: ingress",
             )
         return PASS, "the Gateway API is installed", None
+    if kind == "loadBalancer":
+        return PASS, "the hub's proxy Service is a LoadBalancer (see load-balancers)", None
     classes = facts.ingress_classes
     if classes is None:
         return WARN, "could not list IngressClasses", "check rbac"

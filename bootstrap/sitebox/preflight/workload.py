@@ -1,8 +1,9 @@
 """Preflight over what the site would create, read from its render.
 
 These checks predict what Helm's wait would otherwise find out only when its timeout
-ends: a claim no volume can satisfy, a Service that never gets an address, a storage
-class whose driver is not there, a download an air-gapped site cannot make.
+ends: a pod no node has room for, a claim no volume can satisfy, a Service that never
+gets an address, a storage class whose driver is not there, a download an air-gapped
+site cannot make.
 """
 
 from __future__ import annotations
@@ -152,6 +153,16 @@ def storage_drivers(new: Sequence[Claim], manifests: Sequence[Obj], facts: Clust
     }
     drivers = _made(manifests, "CSIDriver") | set(facts.csi_drivers or ())
     missing = []
+    absent = sorted(k for k in classes if not facts.storage_class(k) and k not in made_classes)
+    if absent and facts.storage_classes:
+        return Result(
+            name,
+            FAIL,
+            f"claims ask for StorageClass {', '.join(absent)}, which does not exist "
+            f"(classes: {', '.join(c.name for c in facts.storage_classes)}): they would "
+            "stay Pending",
+            "create the class, or name an existing one in site.yaml (storage.className)",
+        )
     for klass in sorted(classes):
         found = facts.storage_class(klass)
         provisioner = found.provisioner if found else made_classes.get(klass)
