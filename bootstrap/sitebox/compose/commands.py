@@ -298,6 +298,7 @@ def import_cmd(paths: tuple[Path, ...]) -> None:
             f"imported {checked.chart.name} {checked.chart.version} from {path} "
             "(digest matches the pin)",
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -325,6 +326,7 @@ def charts_status_cmd(output: str) -> None:
         console.out.print(
             "fix: `sitebox charts pull --all` (connected) or `sitebox charts import PACKAGE...`",
             markup=False,
+            soft_wrap=True,
         )
 
 
