@@ -23,6 +23,7 @@ from sitebox.kube import Kube
 LABEL = "sitebox.io/load-test"
 MAX_RETRIES = 5
 NO_ANSWER = 0  # the "status" under which requests that got no HTTP answer are counted
+POD_EVENTS_GRACE = 15.0  # seconds the pod watch may lag behind the Job watch at the end
 
 
 @dataclass
@@ -200,6 +201,15 @@ def run(
                 if len(tally.completed) + len(tally.failed) >= tally.accepted:
                     break
             time.sleep(0.25)
+        # A completed Job had a scheduled pod, but the pod watch can lag behind the Job
+        # watch (a pod is scheduled and done within a moment on a simulated node, and a
+        # busy API server sends its events late): let it catch up before counting.
+        catch_up = min(give_up, time.monotonic() + POD_EVENTS_GRACE)
+        while time.monotonic() < catch_up:
+            with tally.lock:
+                if len(tally.scheduled) >= len(tally.completed):
+                    break
+            time.sleep(0.1)
     finally:
         done.set()
         for watcher in watchers:
