@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sitebox.components import common
 from sitebox.components.names import CVMFS_DRIVER
 from sitebox.compose.secrets import Secrets
 from sitebox.model.siteconfig import Site
 
 CHART_KEY = "cvmfs-csi"  # the chart, and its values key in the umbrella
-Values = dict[str, Any]
+Values = common.Values
 
 
 # Starting points, overridable in site.yaml (`components.cvmfs.values`). The automount

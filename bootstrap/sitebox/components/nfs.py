@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from sitebox.components import common
 from sitebox.components.names import REANA_SHARED_CLASS
 from sitebox.compose.secrets import Secrets
 from sitebox.errors import Location, SiteboxError
 from sitebox.model.siteconfig import Site
 
 CHART_KEY = "csi-driver-nfs"  # the chart, and its values key in the umbrella
-Values = dict[str, Any]
+Values = common.Values
 
 
 def values(site: Site, secrets: Secrets) -> Values:
