@@ -400,6 +400,14 @@ class Kube:
     def events_for(self, namespace: str, name: str) -> list[Obj]:
         return self.list_objects("v1", "Event", namespace, fields=f"involvedObject.name={name}")
 
+    def newest_event(self, namespace: str, name: str) -> str | None:
+        """The message of the newest event about an object: what the binder, the scheduler
+        or a controller last said of it."""
+        events = self.events_for(namespace, name)
+        newest = max(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")),
+                     default=None)  # fmt: skip
+        return str(newest["message"]) if newest and newest.get("message") else None
+
     def apply_crds(self, crds: list[Obj], timeout: float = 60) -> None:
         """Server-side apply CRDs with one field manager, forcing conflicts (Helm never
         upgrades CRDs, so sitebox does), then wait until each is Established."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sitebox.compose.chartpins import digest
+from sitebox.compose.chartpins import CACHED, state
 from sitebox.model import distro
 from tests.conftest import UPSTREAM_CHARTS, Run, run_sitebox
 
@@ -50,8 +50,7 @@ def missing_charts() -> list[str]:
         pin = component.chart
         if pin.local:
             continue
-        folder = UPSTREAM_CHARTS / f"{pin.name}-{pin.version}"
-        if not (folder / "Chart.yaml").is_file() or digest(folder) != pin.digest:
+        if state(pin, UPSTREAM_CHARTS / f"{pin.name}-{pin.version}") != CACHED:
             missing.append(f"{pin.name} {pin.version}")
     return missing
 

@@ -42,6 +42,16 @@ def digest(folder: Path) -> str:
     return DIGEST_PREFIX + outer.hexdigest()
 
 
+CACHED, MODIFIED, MISSING = "cached", "modified", "missing"
+
+
+def state(pin: ChartRef, folder: Path) -> str:
+    """How a pinned chart stands in a folder: there with the pinned files, changed, or absent."""
+    if not (folder / "Chart.yaml").is_file():
+        return MISSING
+    return CACHED if not pin.digest or digest(folder) == pin.digest else MODIFIED
+
+
 @dataclass(frozen=True)
 class Checked:
     chart: ChartRef
@@ -154,11 +164,11 @@ def import_chart(
             raise SiteboxError(
                 f"{origin} not found", hint="give the path of a chart package (.tgz) or folder"
             )
-        checked = verify(unpack(path, scratch / "unpacked"), pins, origin)
-        return Checked(checked.chart, store(checked, cache))
+        return check_and_store(unpack(path, scratch / "unpacked"), pins, cache, origin)
 
 
-def take_pulled(folder: Path, pins: Iterable[ChartRef], cache: Path, origin: str) -> Checked:
-    """A chart Helm pulled into a scratch folder, checked, then into the cache."""
+def check_and_store(folder: Path, pins: Iterable[ChartRef], cache: Path, origin: str) -> Checked:
+    """An unpacked chart in a scratch folder (imported, or pulled by Helm), checked, then
+    into the cache."""
     checked = verify(folder, pins, origin)
     return Checked(checked.chart, store(checked, cache))

@@ -48,9 +48,9 @@ def locate(chart: ChartRef, bundle: Path | None = None) -> Path | None:
 def _check_cached(chart: ChartRef, found: Path) -> None:
     """An upstream chart from the cache has the pinned files (a bundle's are checked when it
     is unpacked): one changed by hand, or left by an older sitebox, is not rendered."""
-    if not chart.digest or found.parent != chart_cache():
+    if found.parent != chart_cache():
         return
-    if chartpins.digest(found) != chart.digest:
+    if chartpins.state(chart, found) == chartpins.MODIFIED:
         raise SiteboxError(
             f"{chart.name} {chart.version} in the chart cache ({found}) differs from the "
             "release the distribution pins; nothing was rendered",

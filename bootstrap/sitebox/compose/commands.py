@@ -244,12 +244,9 @@ def charts_group() -> None:
 def _wanted(site_file: Path | None, profile: str | None, every: bool) -> list[ChartRef]:
     """The upstream charts of a site, or with ``every`` of the whole distribution."""
     if every:
-        from sitebox.model import distro
-
-        components = list(distro.load().components.values())
-    else:
-        site = load_site(site_file, profile)
-        components = [site.distribution.components[n] for n in site.enabled()]
+        return _pins()
+    site = load_site(site_file, profile)
+    components = [site.distribution.components[n] for n in site.enabled()]
     return [c.chart for c in components if not c.chart.local]
 
 
@@ -275,7 +272,7 @@ def pull_cmd(site_file: Path | None, profile: str | None, pull_all: bool) -> Non
                 reason = exc.message.splitlines()[-1].rpartition("Error: ")[2]
                 failed.append(f"{chart.name} {chart.version} from {chart.repository}: {reason}")
                 continue
-            chartpins.take_pulled(pulled, [chart], chart_cache(), f"{chart.repository}")
+            chartpins.check_and_store(pulled, [chart], chart_cache(), chart.repository)
         console.err.print(f"pulled {chart.name} {chart.version} (digest checked)", markup=False)
     if failed:
         raise SiteboxError(
@@ -309,10 +306,7 @@ def charts_status_cmd(output: str) -> None:
     modified, or missing."""
     rows = []
     for pin in _pins():
-        folder = chart_cache() / f"{pin.name}-{pin.version}"
-        state = "missing"
-        if (folder / "Chart.yaml").is_file():
-            state = "cached" if chartpins.digest(folder) == pin.digest else "modified"
+        state = chartpins.state(pin, chart_cache() / f"{pin.name}-{pin.version}")
         rows.append({"chart": pin.name, "version": pin.version, "state": state})
     if output == "json":
         console.emit_json({"cache": str(chart_cache()), "charts": rows})
@@ -322,7 +316,7 @@ def charts_status_cmd(output: str) -> None:
         table.add_row(row["chart"], row["version"], row["state"])
     console.out.print(table)
     console.out.print(f"cache: {chart_cache()}", markup=False, soft_wrap=True)
-    if any(row["state"] != "cached" for row in rows):
+    if any(row["state"] != chartpins.CACHED for row in rows):
         console.out.print(
             "fix: `sitebox charts pull --all` (connected) or `sitebox charts import PACKAGE...`",
             markup=False,

@@ -125,12 +125,10 @@ def _why(kube: Kube, item: NotReady) -> str:
     """The newest event of an object Helm waited for: what the binder, the scheduler or
     the controller said about it."""
     try:
-        events = kube.events_for(item.namespace, item.name) if item.namespace else []
+        message = kube.newest_event(item.namespace, item.name) if item.namespace else None
     except SiteboxError:
         return ""
-    newest = max(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")),
-                 default=None)  # fmt: skip
-    return f" ({newest['message']})" if newest and newest.get("message") else ""
+    return f" ({message})" if message else ""
 
 
 def _explain(

@@ -321,14 +321,15 @@ def placement(manifests: Sequence[Obj], facts: ClusterFacts) -> Result:
     name = "placement"
     nodes = [n for n in facts.nodes if n.usable]
     room = {n.name: [n.cpu_millis, n.memory_bytes] for n in nodes}
-    daemons = [p for p in pods(manifests, nodes) if p.workload.startswith("DaemonSet/")]
+    every = pods(manifests, nodes)
+    daemons = [p for p in every if p.workload.startswith("DaemonSet/")]
     for pod in daemons:
         for node in nodes:
             if pod.fits_on(node):
                 room[node.name][0] -= pod.cpu
                 room[node.name][1] -= pod.memory
     left: dict[str, int] = {}
-    others = [p for p in pods(manifests, nodes) if not p.workload.startswith("DaemonSet/")]
+    others = [p for p in every if not p.workload.startswith("DaemonSet/")]
     for pod in sorted(others, key=lambda p: (-p.cpu, -p.memory)):
         fits = [
             n

@@ -23,10 +23,8 @@ def _claims(kube: Kube) -> list[dict[str, Any]]:
 def _why(kube: Kube, claim: dict[str, Any]) -> str:
     """The newest event of a claim: what the binder or provisioner said."""
     meta = claim["metadata"]
-    events = kube.events_for(meta["namespace"], meta["name"])
-    newest = max(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime")),
-                 default=None)  # fmt: skip
-    return f": {newest['message']}" if newest and newest.get("message") else ""
+    message = kube.newest_event(meta["namespace"], meta["name"])
+    return f": {message}" if message else ""
 
 
 def _problems(kube: Kube, claims: list[dict[str, Any]]) -> list[str]:
