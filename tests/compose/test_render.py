@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.values import release_values
 from sitebox.errors import SiteboxError
@@ -378,3 +379,26 @@ def test_a_changed_chart_in_the_cache_is_not_rendered(
     assert "differs from the release the distribution pins" in result.err
     assert "sitebox charts import seaweedfs-4.44.0.tgz" in result.err
     assert not (tmp_path / "rendered").exists()
+
+
+def test_a_list_a_chart_renders_is_checked_as_its_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # REANA's Traefik subchart renders its Services as one `v1 List`, which the API server
+    # does not serve as a kind: Helm applies its items, and sitebox checks those.
+    if not (UPSTREAM_CHARTS / "reana-0.9.4").is_dir():
+        pytest.skip("REANA's chart is not in the chart cache")
+    monkeypatch.setenv("SITEBOX_CHART_CACHE", str(UPSTREAM_CHARTS))
+    site = siteconfig.load(
+        write_site(
+            tmp_path,
+            "name: uni\nprofile: tier3\ncomponents:\n  workflow:\n    enabled: true\n"
+            "    values: {traefik: {enabled: true}}\n",
+        )
+    )
+    secrets = secret_store.ensure(secret_store.FileStore(tmp_path / "s.json"), site.enabled())
+    result = renderer.render(site, secrets, tmp_path / "work")
+    objects = [(o["kind"], o["metadata"]["name"]) for r in result.releases for o in r.manifests]
+    assert ("Service", "sitebox-traefik") in objects
+    assert "List" not in {kind for kind, _ in objects}
+    assert not [f for f in result.findings if f.check == "openapi" and f.kind == "List"]

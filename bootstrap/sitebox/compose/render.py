@@ -155,7 +155,7 @@ def render(
     for one, manifests in zip(releases, rendered, strict=True):
         one.manifests = _flatten(manifests)
         findings += _values_findings(site, secrets, one)
-        findings += openapi_findings(manifests, site.distribution)
+        findings += openapi_findings(one.manifests, site.distribution)
     # Policies over both releases at once: a waiver applies wherever its object lives.
     everything = [obj for r in releases for obj in r.manifests]
     shipped = {key for name in enabled for key, _ in site.distribution.components[name].waivers}
