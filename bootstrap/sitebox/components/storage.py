@@ -8,19 +8,16 @@ from sitebox.model.siteconfig import Site
 
 CHART_KEY = "seaweedfs"  # the chart, and its values key in the umbrella
 Values = common.Values
+# The master keeps the cluster topology, the filer the file and bucket metadata (leveldb):
+# small next to the data, and lost with them if they were on a node's disk.
+MASTER_SIZE = "1Gi"
+FILER_SIZE = "5Gi"
+SEAWEED_UID = 1000
 
 
 def values(site: Site, secrets: Secrets) -> Values:
     spec = site.components["storage"]
-    data: Values = {
-        "name": "data",
-        "type": "persistentVolumeClaim",
-        "size": spec.get("size", "10Gi"),
-        "maxVolumes": 0,
-    }
-    storage_class = common.storage_class(site)
-    if storage_class:
-        data["storageClass"] = storage_class
+    data = {"name": "data", **_claim(site, spec.get("size", "10Gi")), "maxVolumes": 0}
     resources = common.resources(spec.get("resources"))
     pod, container = _security()
     values: Values = {
@@ -52,13 +49,6 @@ def values(site: Site, secrets: Secrets) -> Values:
         }
     )
     return values
-
-
-# The master keeps the cluster topology, the filer the file and bucket metadata (leveldb):
-# small next to the data, and lost with them if they were on a node's disk.
-MASTER_SIZE = "1Gi"
-FILER_SIZE = "5Gi"
-SEAWEED_UID = 1000
 
 
 def _claim(site: Site, size: str) -> Values:
