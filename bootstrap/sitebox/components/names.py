@@ -6,6 +6,10 @@ SITE_NAMESPACE = "sitebox"
 SYSTEM_NAMESPACE = "sitebox-system"
 BATCH_NAMESPACE = "batch"
 PRIORITY_PREFIX = "sitebox"
+# What marks sitebox's own objects (the release namespaces it labels, its secrets Secret),
+# and the prefix of the Pod Security labels it sets on the release namespaces.
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/"
 # The CSI driver cvmfs-csi registers, and the claim on its statically provisioned automount
 # volume that notebook servers (site namespace, made by site-base) and batch jobs (batch
 # namespace, made by the batch chart) mount at /cvmfs.

@@ -20,7 +20,12 @@ from typing import Any
 
 import yaml
 
-from sitebox.components.names import BATCH_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.components.names import (
+    BATCH_NAMESPACE,
+    PART_OF_LABEL,
+    POD_SECURITY_LABEL,
+    SYSTEM_NAMESPACE,
+)
 from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.errors import SiteboxError
@@ -65,11 +70,11 @@ def _namespaces(kube: Kube, result: renderer.SiteRender) -> None:
     below it shows in the API server's audit log and in kubectl's warnings."""
     for release in result.releases:
         level = result.site.pod_security(release.release)
-        labels = {"app.kubernetes.io/part-of": "sitebox"}
+        labels = {PART_OF_LABEL: "sitebox"}
         strictest = POD_SECURITY_LEVELS[0]
         for mode, value in (("enforce", level), ("warn", strictest), ("audit", strictest)):
-            labels[f"pod-security.kubernetes.io/{mode}"] = value
-            labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
+            labels[f"{POD_SECURITY_LABEL}{mode}"] = value
+            labels[f"{POD_SECURITY_LABEL}{mode}-version"] = "latest"
         kube.apply(
             {
                 "apiVersion": "v1",

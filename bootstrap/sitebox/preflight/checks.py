@@ -19,7 +19,13 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from sitebox.cluster.quantity import QuantityError, cpu_millis, memory_bytes
-from sitebox.components.names import REANA_SHARED_CLASS, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.components.names import (
+    PART_OF_LABEL,
+    POD_SECURITY_LABEL,
+    REANA_SHARED_CLASS,
+    SITE_NAMESPACE,
+    SYSTEM_NAMESPACE,
+)
 from sitebox.errors import SiteboxError
 from sitebox.kube import Kube, KubeError
 from sitebox.model.siteconfig import Site
@@ -37,8 +43,7 @@ DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",  # still set by some provisioners
 )
-ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
-PART_OF_LABEL = "app.kubernetes.io/part-of"
+ENFORCE_LABEL = POD_SECURITY_LABEL + "enforce"
 GATEWAY_CRD = "gateways.gateway.networking.k8s.io"
 PROXY_TIMEOUT = 3.0
 
