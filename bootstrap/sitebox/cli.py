@@ -24,17 +24,20 @@ from sitebox.errors import RunInterruptedError, SiteboxError
 # them all (the Kubernetes client, Helm, the sim cluster's PKI, Ansible's runner) cost
 # every invocation, even `--version`, most of a second.
 COMMANDS = {
+    "backup": "sitebox.backup.commands:backup_cmd",
     "batch": "sitebox.batch.commands:batch",
     "bundle": "sitebox.compose.commands:bundle_group",
     "charts": "sitebox.compose.commands:charts_group",
     "cluster": "sitebox.cluster.commands:cluster",
     "fleet": "sitebox.fleet.commands:fleet",
+    "history": "sitebox.lifecycle.commands:history_cmd",
     "init": "sitebox.compose.commands:init_cmd",
     "install": "sitebox.lifecycle.commands:install_cmd",
     "nodes": "sitebox.nodes.commands:nodes",
     "plan": "sitebox.compose.commands:plan_cmd",
     "preflight": "sitebox.preflight.commands:preflight_cmd",
     "render": "sitebox.compose.commands:render_cmd",
+    "restore": "sitebox.backup.commands:restore_cmd",
     "rollback": "sitebox.lifecycle.commands:rollback_cmd",
     "status": "sitebox.lifecycle.commands:status_cmd",
     "tools": "sitebox.tools.commands:tools",

@@ -362,6 +362,18 @@ class Helm:
             )
         return revision
 
+    def revisions(self, release: str, namespace: str) -> list[int]:
+        """The revisions Helm still keeps of a release (it prunes the oldest)."""
+
+        async def go() -> list[int]:
+            try:
+                found = await self._command.history(release, namespace=namespace)
+            except helm_errors.ReleaseNotFoundError:
+                return []
+            return sorted(int(entry["revision"]) for entry in found)
+
+        return self._run(f"reading the history of {release!r}", go())
+
     def rollback(
         self, release: str, namespace: str, revision: int, timeout: str = "5m"
     ) -> Revision:

@@ -127,15 +127,15 @@ class Kube:
                 f"creating {obj['kind']} {obj['metadata']['name']}: {_describe(exc)}"
             ) from None
 
-    def apply(self, obj: Obj) -> Obj:
-        """Server-side apply of one object as sitebox's field manager: the fields sitebox
-        sets are its own, and change when it changes them."""
+    def apply(self, obj: Obj, manager: str = FIELD_MANAGER) -> Obj:
+        """Server-side apply of one object as sitebox's field manager (or ``manager``):
+        the fields it sets are that manager's own, and change when it changes them."""
         resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
         meta = obj["metadata"]
         try:
             applied = resource.server_side_apply(
                 body=obj, name=meta["name"], namespace=meta.get("namespace"),
-                field_manager=FIELD_MANAGER, force_conflicts=True,
+                field_manager=manager, force_conflicts=True,
             )  # fmt: skip
         except DynamicApiError as exc:
             raise KubeError(f"applying {obj['kind']} {meta['name']}: {_describe(exc)}") from None
@@ -172,6 +172,14 @@ class Kube:
         self._discover({(api_version, kind) for api_version, kind, _, _ in refs})
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(lambda ref: self.get(*ref), refs))
+
+    def ref(self, obj: Obj, namespace: str) -> Ref:
+        """Where a rendered object lives: its own namespace, else ``namespace``; none for
+        a cluster-scoped kind."""
+        meta = obj["metadata"]
+        where = (meta.get("namespace") or namespace) if self.namespaced(
+            obj["apiVersion"], obj["kind"]) else None  # fmt: skip
+        return obj["apiVersion"], obj["kind"], meta["name"], where
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.dynamic.resources.get(api_version=api_version, kind=kind).namespaced)

@@ -253,7 +253,9 @@ def test_a_hand_edit_on_one_site_is_reported_as_drift(fleet: Fleet) -> None:
     assert "the fleet is not whole: 1 of 3 site(s): gamma" in result.err
     drift = sites["gamma"]["drift"]
     assert [d["what"] for d in drift] == ["ConfigMap sitebox/sitebox-federation"]
-    expected = "data.issuer: fleet 'https://iam.example.org/', cluster 'https://rogue.example.com/'"
+    expected = (
+        "data.issuer: applied 'https://iam.example.org/', cluster 'https://rogue.example.com/'"
+    )
     assert expected in drift[0]["diff"]
     assert sites["alpha"]["whole"] and sites["beta"]["whole"]
 

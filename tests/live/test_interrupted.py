@@ -167,4 +167,11 @@ def test_a_live_claim_of_another_run_stops_a_second_one(
     assert "another sitebox run is at work on this cluster" in refused.err
     assert "install/upgrade of site other by elsewhere/4242/99" in refused.err
     assert release_status(kube, "sitebox", SITE_NAMESPACE) == before, "nothing was applied"
+    # Every change takes the same lease: a rollback or an uninstall would race the
+    # other run's Helm wait just as an install would.
+    for command in (["rollback"], ["uninstall"]):
+        other = run_sitebox(*command, "--kubeconfig", str(kubeconfig), env=env, timeout=600)
+        assert other.code == 1, other.err
+        assert "another sitebox run is at work on this cluster" in other.err
+        assert release_status(kube, "sitebox", SITE_NAMESPACE) == before, command
     kube.delete("coordination.k8s.io/v1", "Lease", lock.NAME, SYSTEM_NAMESPACE)

@@ -83,8 +83,17 @@ def test_lifecycle(cluster: tuple[Path, dict[str, str]], tmp_path: Path) -> None
 
     rolled = sitebox(cluster, "rollback")
     assert rolled.code == 0, rolled.err
+    assert "site rolled back (rollback to 1): now site revision 3" in rolled.err
     execute = kube.get("apps/v1", "Deployment", "sitebox-batch-execute", BATCH_NAMESPACE) or {}
     assert execute["spec"]["replicas"] == 1
+    history = json.loads(sitebox(cluster, "history", "-o", "json").out)
+    assert [e["operation"] for e in history] == ["install/upgrade", "install/upgrade",
+                                                 "rollback to 1"]  # fmt: skip
+    # Site revision 3 is the pair of 1 again: the site release's content of revision 1
+    # (Helm numbers it 3), the system release as it was, unchanged throughout.
+    assert history[2]["releases"] == {"sitebox-system": 1, "sitebox": 3}
+    too_far = sitebox(cluster, "rollback", "7")
+    assert too_far.code == 1 and "no site revision 7 to roll back to" in too_far.err
 
     removed = sitebox(cluster, "uninstall")
     assert removed.code == 0, removed.err

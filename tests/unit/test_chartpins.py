@@ -50,6 +50,19 @@ def test_the_digest_is_of_the_files_not_of_the_archive(tmp_path: Path) -> None:
     assert chartpins.digest(one) != chartpins.digest(two)
 
 
+def test_the_time_stamped_chart_lock_is_left_out_and_nothing_else(tmp_path: Path) -> None:
+    """`helm package --dependency-update` stamps Chart.lock with the time it ran."""
+    one = chart(tmp_path / "one")
+    two = chart(tmp_path / "two")
+    for root, when in ((one, "2024-12-16T10:50:14Z"), (two, "2026-12-02T11:00:00Z")):
+        (root / "charts" / "sub").mkdir(parents=True)
+        (root / "Chart.lock").write_text(f"generated: {when}\n")
+        (root / "charts" / "sub" / "Chart.lock").write_text(f"generated: {when}\n")
+    assert chartpins.digest(one) == chartpins.digest(two)
+    (two / "charts" / "sub" / "values.yaml").write_text("a: 1\n")
+    assert chartpins.digest(one) != chartpins.digest(two)
+
+
 def test_a_pinned_package_is_imported(tmp_path: Path, pin: ChartRef) -> None:
     cache = tmp_path / "cache"
     source = package(chart(tmp_path / "src"), tmp_path)

@@ -1,4 +1,4 @@
-"""The fleet runner, drift comparison and cluster naming, without a cluster."""
+"""The fleet runner and cluster naming, without a cluster."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 
 from sitebox.cluster.commands import _site_names
 from sitebox.errors import SiteboxError
-from sitebox.fleet import drift, loader, runner
+from sitebox.fleet import loader, runner
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.ops import Options, Say
 from sitebox.fleet.report import HEALTHY, SiteReport
+from sitebox.lifecycle.repair import Drift
 from sitebox.validate.runner import FAILED, NOT_RUN, PASSED, Check
 from tests.conftest import FIXTURES
 
@@ -107,44 +108,9 @@ def test_the_validation_shows_in_the_report() -> None:
 def test_unhealthy_or_drifted_sites_are_not_whole() -> None:
     assert not SiteReport("a", health="unhealthy", checked_health=True).whole
     drifted = SiteReport("a", health=HEALTHY, checked_health=True,
-                         drift=[drift.Drift("ConfigMap x/y", "  data.a: ...")])  # fmt: skip
+                         drift=[Drift("ConfigMap x/y", "  data.a: ...")])  # fmt: skip
     assert not drifted.whole and drifted.why == "1 difference(s) from the fleet file"
     assert SiteReport("a").whole, "plan and install do not count health"
-
-
-def get_from(objects: dict[str, dict[str, Any]]) -> Any:
-    return lambda api, kind, name, namespace: objects.get(f"{kind}/{namespace}/{name}")
-
-
-HARD = {"requests.cpu": "0.5", "requests.memory": "1024Mi", "pods": "20"}
-QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "budget"},
-         "spec": {"hard": HARD}}  # fmt: skip
-
-
-def live_quota(**hard: str) -> dict[str, Any]:
-    spec = {"hard": {"requests.cpu": "500m", "requests.memory": "1Gi", "pods": "20", **hard}}
-    return {**QUOTA, "metadata": {"name": "budget", "uid": "u1"}, "spec": spec,
-            "status": {"used": {}}}  # fmt: skip
-
-
-def test_respelled_quantities_and_server_added_fields_are_not_drift() -> None:
-    found = drift.live([QUOTA], "batch", get_from({"ResourceQuota/batch/budget": live_quota()}))
-    assert found == []
-
-
-def test_a_hand_edit_is_drift_with_the_field_and_both_values() -> None:
-    edited = live_quota(pods="99")
-    found = drift.live([QUOTA], "batch", get_from({"ResourceQuota/batch/budget": edited}))
-    assert [d.what for d in found] == ["ResourceQuota batch/budget"]
-    assert "spec.hard.pods: fleet '20', cluster '99'" in found[0].detail
-
-
-def test_a_deleted_object_is_drift_and_secrets_are_never_compared() -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "v"}}
-    found = drift.live([QUOTA, secret], "batch", get_from({}))
-    assert [(d.what, d.detail) for d in found] == [
-        ("ResourceQuota batch/budget", "  missing on the cluster")
-    ]
 
 
 def test_cluster_up_sites_names_each_cluster() -> None:

@@ -35,7 +35,12 @@ MAX_UNPACKED = 64 * 1024 * 1024
 def digest(folder: Path) -> str:
     """The digest of a chart folder's files: what a pin's ``digest`` holds."""
     outer = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    # A Chart.lock records when `helm package --dependency-update` ran, so every build of
+    # a release differs in it; Helm renders nothing from it (the subcharts are in charts/).
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink() and p.name != "Chart.lock"
+    )  # fmt: skip
     for path in files:
         inner = hashlib.sha256(path.read_bytes()).hexdigest()
         outer.update(f"{path.relative_to(folder).as_posix()}\0{inner}\n".encode())

@@ -25,6 +25,7 @@ from sitebox.config import load_yaml_text, validate
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
+from sitebox.lifecycle import drift
 from sitebox.model import siteconfig
 from sitebox.model.distro import ChartRef
 from sitebox.model.schemas import schema
@@ -192,12 +193,16 @@ def plan_cmd(
             helm = Helm(kubeconfig, context)
             for release in result.releases:
                 installed = helm.manifest(release.name, release.namespace)
-                found = diff.changes(installed or [], release.manifests, release.namespace)
+                found = drift.of_release(kube, release, installed or [])
                 releases.append(
                     {
                         "release": release.name,
                         "installed": installed is not None,
-                        "changes": [c.__dict__ for c in found],
+                        "changes": [c.__dict__ for c in found.changes],
+                        # By hand since the last install: `sitebox install` repairs it.
+                        "drift": [
+                            {"what": d.drift.what, "diff": d.drift.detail} for d in found.live
+                        ],
                     }
                 )
         plan = summarize(result, limit)
@@ -234,6 +239,15 @@ def show_plan(plan: dict[str, Any], secrets: secret_store.Secrets) -> None:
         for change in release["changes"]:
             if change["diff"]:
                 console.out.print(secrets.redact(change["diff"]), markup=False, highlight=False)
+        if release["drift"]:
+            console.out.print(
+                f"{release['release']}: {len(release['drift'])} object(s) drifted on the "
+                "cluster; `sitebox install` repairs them",
+                markup=False,
+            )
+        for item in release["drift"]:
+            text = f"  {item['what']}\n{secrets.redact(item['diff'])}"
+            console.out.print(text, markup=False, highlight=False)
 
 
 @click.group("charts")

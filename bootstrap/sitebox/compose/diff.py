@@ -3,6 +3,10 @@
 helm-diff is not available here (see docs/decisions.md), and a plan must never
 show a secret: Secret values are replaced by a short digest before comparing,
 so a changed secret shows as changed without showing either value.
+
+Only what a release keeps is compared: not CRDs (sitebox applies them itself,
+server-side, on every run, so Helm's record never holds them) and not hooks
+(Helm runs them and records them apart).
 """
 
 from __future__ import annotations
@@ -49,11 +53,17 @@ def _text(obj: dict[str, Any]) -> list[str]:
     return yaml.safe_dump(_redacted(obj), sort_keys=True).splitlines(keepends=True)
 
 
+def kept_by_release(obj: dict[str, Any]) -> bool:
+    """An object a release keeps on the cluster: not a hook, not a CRD."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    return obj.get("kind") != "CustomResourceDefinition" and "helm.sh/hook" not in annotations
+
+
 def changes(
     installed: Iterable[dict[str, Any]], rendered: Iterable[dict[str, Any]], namespace: str
 ) -> list[Change]:
-    before = {_key(o, namespace): o for o in installed}
-    after = {_key(o, namespace): o for o in rendered}
+    before = {_key(o, namespace): o for o in installed if kept_by_release(o)}
+    after = {_key(o, namespace): o for o in rendered if kept_by_release(o)}
     found = []
     for key in sorted(before.keys() | after.keys()):
         kind, ns, name = key

@@ -18,11 +18,11 @@ from pathlib import Path
 from sitebox.components.names import SITE_NAMESPACE
 from sitebox.compose import diff
 from sitebox.compose.render import SiteRender
-from sitebox.fleet import drift
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.report import HEALTHY, NOT_INSTALLED, SiteReport
 from sitebox.helm import Helm
 from sitebox.kube import Kube
+from sitebox.lifecycle import drift
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.lifecycle.commands import check_upgrade_path, connect, preflight

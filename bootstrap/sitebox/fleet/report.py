@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitebox.fleet.drift import Drift
+from sitebox.lifecycle.repair import Drift
 from sitebox.validate.commands import counts, summary
 from sitebox.validate.runner import FAILED, PASSED, Check
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,9 @@ from sitebox.compose.secrets import ClusterStore
 from sitebox.errors import RunInterruptedError, SiteboxError
 from sitebox.helm import Helm, HelmError
 from sitebox.kube import Kube
+from sitebox.lifecycle import drift, history, lock
 from sitebox.lifecycle import install as installer
+from sitebox.lifecycle import rollback as rollbacks
 from sitebox.lifecycle import status as site_status
 from sitebox.model.siteconfig import Site
 from sitebox.options import context_option, kubeconfig_option, validate_option
@@ -36,6 +40,17 @@ def connect(kubeconfig: Path | None, context: str | None) -> tuple[Kube, Helm]:
     kube = Kube(kubeconfig, context)
     kube.server_version()  # an unreachable cluster fails here, before any work
     return kube, Helm(kubeconfig, context)
+
+
+def confirm(question: str) -> None:
+    """Ask before a change the admin may not want; without a terminal to ask on, refuse."""
+    if not sys.stdin.isatty():
+        raise SiteboxError(
+            f"{question.rstrip('?')}: there is no terminal to ask on; nothing was changed",
+            hint="pass --yes to go ahead without asking",
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise SiteboxError("nothing changed", hint="pass --yes to go ahead without asking")
 
 
 def _warn(text: str) -> None:
@@ -85,31 +100,32 @@ def _apply(
     validate: bool,
     air_gapped: bool,
 ) -> bool:
-    """Apply the render, unless the site is installed exactly as rendered already: then
-    there is nothing to check the cluster for (preflight) or to validate afresh, and a
-    re-run takes seconds. True if anything was applied."""
+    """Apply the render, unless the site is installed exactly as rendered already and
+    nothing drifted on the cluster: then there is nothing to check the cluster for
+    (preflight) or to validate afresh, and a re-run takes seconds. Drift alone is
+    repaired without preflight: the site was admitted when it was installed. True if
+    anything was applied."""
     started = time.monotonic()
     current = installer.unchanged(result, found_now)
-    if current is None:
-        preflight(result, kube, air_gapped=air_gapped)
-        if validate:
-            validation.warm_up()
-        try:
-            with console.err.status("starting") as spinner:
-                outcomes = installer.apply(
-                    result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
-                )
-        except KeyboardInterrupt:
-            raise _interrupted(result, helm) from None
-    else:
-        outcomes = current
-    _report(result, outcomes)
-    if current is not None:
+    if current is not None and not installer.drifted(kube, result, found_now):
+        _report(result, current)
         console.err.print(
             f"site {result.site.name!r}: nothing to change; `sitebox validate` checks it",
             markup=False,
         )
         return False
+    if current is None:
+        preflight(result, kube, air_gapped=air_gapped)
+    if validate:
+        validation.warm_up()
+    try:
+        with console.err.status("starting") as spinner:
+            outcomes = installer.apply(
+                result, kube, helm, say=spinner.update, timeout=timeout, found_now=found_now
+            )
+    except KeyboardInterrupt:
+        raise _interrupted(result, helm) from None
+    _report(result, outcomes)
     console.err.print(
         f"site {result.site.name!r} ready in {time.monotonic() - started:.0f}s; "
         "`sitebox status` shows it"
@@ -162,6 +178,8 @@ def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> N
                 "(its claims kept)",
                 markup=False,
             )
+        for what in outcome.repaired:
+            console.err.print(f"{outcome.release}: repaired {what}", markup=False)
         verb = "installed/upgraded to" if outcome.changed else "unchanged at"
         console.err.print(f"{outcome.release}: {verb} revision {outcome.revision}", markup=False)
 
@@ -176,15 +194,21 @@ def _report(result: renderer.SiteRender, outcomes: list[installer.Outcome]) -> N
     "--skip-unavailable", is_flag=True, help="Install what has its chart here; list the rest."
 )
 @click.option("--timeout", default="10m", show_default=True, help="Per release.")
+@click.option(
+    "--dry-run", is_flag=True, help="List what would change or be repaired; apply nothing."
+)
 @validate_option
 def install_cmd(
     site_file: Path | None, profile: str | None, bundle: Path | None, kubeconfig: Path | None,
-    context: str | None, skip_unavailable: bool, timeout: str, validate: bool,
+    context: str | None, skip_unavailable: bool, timeout: str, dry_run: bool, validate: bool,
 ) -> None:  # fmt: skip
-    """Install a site (both releases); running it again changes nothing."""
+    """Install a site (both releases); running it again changes nothing but what drifted."""
     site = load_site(site_file, profile)
     kube, helm = connect(kubeconfig, context)
     with _prepared(site, kube, helm, skip_unavailable, bundle) as (result, found_now):
+        if dry_run:
+            _show_drift(result, kube, helm)
+            return
         applied = _apply(result, found_now, kube, helm, timeout, validate, bundle is not None)
     if validate:
         _validate(applied, kube, helm, kubeconfig, context)
@@ -224,8 +248,7 @@ def upgrade_cmd(
     with _prepared(site, kube, helm, skip_unavailable, bundle) as (result, found_now):
         _show_changes(result, found_now)
         if not yes:
-            if not click.confirm("apply these changes?", default=False, err=True):
-                raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+            confirm("apply these changes?")
             found_now = _unmoved(found_now, installer.states(helm, result))
         applied = _apply(result, found_now, kube, helm, timeout, validate, bundle is not None)
     if validate:
@@ -245,6 +268,20 @@ def _unmoved(shown: installer.States, now: installer.States) -> installer.States
             hint="run `sitebox upgrade` again to see what it would change now",
         )
     return now
+
+
+def _show_drift(result: renderer.SiteRender, kube: Kube, helm: Helm) -> None:
+    """What an install would do: each release's changes, and what drifted by hand."""
+    info = kube.get("v1", "ConfigMap", site_status.SITE_INFO, SITE_NAMESPACE) or {}
+    found = drift.find(result, kube, helm, (info.get("data") or {}).get("distribution"))
+    for item in found:
+        console.out.print(f"{item.what}\n{item.detail}", markup=False, highlight=False)
+    console.err.print(
+        f"{len(found)} difference(s) from the render; nothing was applied (--dry-run)"
+        if found
+        else "nothing would change (--dry-run)",
+        markup=False,
+    )
 
 
 def _show_changes(result: renderer.SiteRender, found_now: installer.States) -> None:
@@ -290,31 +327,49 @@ def _print_status(info: dict[str, Any]) -> None:
         console.out.print(f"  {release['release']}: {state}", markup=False)
     table = Table("component", "pods ready", "waiting for")
     for name, health in info["components"].items():
-        table.add_row(name, f"{health['ready']}/{health['total']}", health.get("waiting", ""))
+        waiting = "; ".join([*health.get("workloads", []), health.get("waiting", "")][:3])
+        table.add_row(name, f"{health['ready']}/{health['total']}", waiting.strip("; "))
     console.out.print(table)
     for name, where in info["endpoints"].items():
         console.out.print(f"  {name}: {where}", markup=False)
 
 
 @click.command("rollback")
-@click.argument("revision", type=int, required=False)
+@click.argument("site_revision", type=int, required=False)
 @kubeconfig_option
 @context_option
 @click.option("--timeout", default="10m", show_default=True)
 def rollback_cmd(
-    revision: int | None, kubeconfig: Path | None, context: str | None, timeout: str
+    site_revision: int | None, kubeconfig: Path | None, context: str | None, timeout: str
 ) -> None:
-    """Roll the site release back to REVISION (default: the previous one)."""
-    _, helm = connect(kubeconfig, context)
-    current = helm.current("sitebox", SITE_NAMESPACE)
-    target = revision or current.revision - 1
-    if target < 1 or target >= current.revision:
-        raise SiteboxError(
-            f"no revision {target} to roll back to (current is {current.revision})",
-            hint="`helm history sitebox -n sitebox` lists the revisions",
-        )
-    done = helm.rollback("sitebox", SITE_NAMESPACE, target, timeout=timeout)
-    console.err.print(f"sitebox rolled back to revision {target}: now revision {done.revision}")
+    """Roll both releases back to SITE_REVISION (default: the previous one); `sitebox
+    history` lists them."""
+    kube, helm = connect(kubeconfig, context)
+    with console.err.status("rolling back") as spinner:
+        entry = rollbacks.rollback(kube, helm, site_revision, timeout, spinner.update)
+    pair = ", ".join(f"{name} revision {rev}" for name, rev in entry.releases.items())
+    console.err.print(
+        f"site rolled back ({entry.operation}): now site revision {entry.number}: {pair}",
+        markup=False,
+    )
+
+
+@click.command("history")
+@kubeconfig_option
+@context_option
+@click.option("--output", "-o", type=click.Choice(console.OUTPUT_FORMATS), default="text")
+def history_cmd(kubeconfig: Path | None, context: str | None, output: str) -> None:
+    """The site's revisions: which release revisions each holds, and what made it."""
+    kube, _ = connect(kubeconfig, context)
+    entries = history.read(kube)
+    if output == "json":
+        console.emit_json([asdict(e) for e in entries])
+        return
+    table = Table("site revision", "releases", "distribution", "made by", "at")
+    for e in entries:
+        pair = ", ".join(f"{name} {rev}" for name, rev in e.releases.items())
+        table.add_row(str(e.number), pair, e.distribution, e.operation, e.at)
+    console.out.print(table)
 
 
 @click.command("uninstall")
@@ -328,16 +383,19 @@ def uninstall_cmd(
     """Remove both releases. Volumes (PVCs) and secrets are kept unless --purge-data."""
     kube, helm = connect(kubeconfig, context)
     if purge_data and not yes:
-        click.confirm(
-            "delete every volume claim of the site and its secrets, for good?", abort=True, err=True
-        )
-    for _, name, namespace in reversed(RELEASES):
-        try:
-            helm.uninstall(name, namespace)
-            console.err.print(f"uninstalled {name}", markup=False)
-        except HelmError as exc:
-            if "not found" not in exc.message:
-                raise
+        confirm("delete every volume claim of the site and its secrets, for good?")
+    if all(state is None for state in helm.read(RELEASE_NAMES).values()):
+        console.err.print("no release of the site is installed", markup=False)
+    else:
+        with lock.held(kube, "uninstall of the site"):
+            for _, name, namespace in reversed(RELEASES):
+                try:
+                    helm.uninstall(name, namespace)
+                    console.err.print(f"uninstalled {name}", markup=False)
+                except HelmError as exc:
+                    if "not found" not in exc.message:
+                        raise
+            history.forget(kube)
     claims = [
         (ns, c["metadata"]["name"])
         for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)

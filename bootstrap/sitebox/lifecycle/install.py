@@ -5,7 +5,9 @@ the render is complete and clean), then the secrets store, the CRDs by
 server-side apply, `sitebox-system`, and `sitebox`. Each release is a
 `helm upgrade --install` that waits and rolls back a failed attempt, so an
 interrupted run leaves either the old or the new revision, and the next run
-converges. A release whose chart and values are unchanged is not upgraded.
+converges. A release whose chart and values are unchanged is not upgraded; what drifted
+from its render on the cluster (edited, scaled or deleted by hand) is applied
+again (lifecycle.repair).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from sitebox.compose import render as renderer
 from sitebox.compose import secrets as secret_store
 from sitebox.errors import SiteboxError
 from sitebox.helm import STUCK, Helm, HelmError, Installed, NotReady
-from sitebox.kube import Kube, Ref, wait_for
-from sitebox.lifecycle import lock
+from sitebox.kube import Kube, wait_for
+from sitebox.lifecycle import history, lock, repair
+from sitebox.lifecycle.repair import HELM_OWNER
 from sitebox.model.siteconfig import POD_SECURITY_LEVELS, Site
 from sitebox.render.findings import ERROR
 
@@ -45,6 +48,7 @@ class Outcome:
     changed: bool
     recovered: str | None = None  # what an interrupted earlier run had left, and what was done
     remade: tuple[str, ...] = ()  # StatefulSets made again for new volume claims
+    repaired: tuple[str, ...] = ()  # objects applied again because they had drifted
 
 
 def _check(result: renderer.SiteRender, skip_unavailable: bool) -> None:
@@ -176,17 +180,7 @@ def _unchanged(release: renderer.ReleaseRender, state: Installed | None) -> int 
     return state.revision.revision if state.values == release.values else None
 
 
-HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
-
-
 CRD = "CustomResourceDefinition"
-
-
-def _ref(kube: Kube, release: renderer.ReleaseRender, obj: dict[str, Any]) -> Ref:
-    meta = obj["metadata"]
-    namespaced = kube.namespaced(obj["apiVersion"], obj["kind"])
-    namespace = (meta.get("namespace") or release.namespace) if namespaced else None
-    return obj["apiVersion"], obj["kind"], meta["name"], namespace
 
 
 def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
@@ -198,7 +192,7 @@ def _claimed(kube: Kube, release: renderer.ReleaseRender) -> list[str]:
     rendered = [
         o for o in release.manifests if o["kind"] != CRD and kube.serves(o["apiVersion"], o["kind"])
     ]
-    refs = [_ref(kube, release, o) for o in rendered]
+    refs = [kube.ref(o, release.namespace) for o in rendered]
     found = []
     for obj, (_, kind, name, namespace), live in zip(
         rendered, refs, kube.get_many(refs), strict=True
@@ -295,6 +289,16 @@ def _refuse_foreign(kube: Kube, result: renderer.SiteRender, found_now: States) 
         )
 
 
+def drifted(kube: Kube, result: renderer.SiteRender, found_now: States) -> bool:
+    """Whether an object of an installed release differs on the cluster from what Helm
+    applied (its record, not a render: it holds what the charts' lookups found)."""
+    return any(
+        repair.find_live(kube, state.objects, release.namespace)
+        for release in result.releases
+        if (state := found_now[release.name]) is not None
+    )
+
+
 def unchanged(result: renderer.SiteRender, found_now: States) -> list[Outcome] | None:
     """The outcomes of a run with nothing to do, if every release is installed, deployed,
     with the rendered chart and values; None if anything would change."""
@@ -309,17 +313,29 @@ def unchanged(result: renderer.SiteRender, found_now: States) -> list[Outcome] |
 
 @contextmanager
 def prepared(
-    site: Site, kube: Kube, skip_unavailable: bool, bundle_charts: Path | None = None
+    site: Site,
+    kube: Kube,
+    skip_unavailable: bool,
+    bundle_charts: Path | None = None,
+    store: secret_store.Store | None = None,
 ) -> Iterator[renderer.SiteRender]:
     """The site composed, rendered and checked, with the stored secrets (and any new
-    ones, not yet stored); nothing on the cluster changes here."""
-    store = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
+    ones, not yet stored); nothing on the cluster changes here. ``store``: where the
+    secrets come from, if not the cluster's store (a restore brings its own)."""
+    store = store or secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
     given = secret_store.supplied(site.config)
     secrets = secret_store.ensure(store, site.enabled(), persist=False, given=given)
     with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
         result = renderer.render(site, secrets, Path(tmp), bundle_charts)
         _check(result, skip_unavailable)
         yield result
+
+
+def admit(kube: Kube, result: renderer.SiteRender, found_now: States) -> None:
+    """What must hold before anything of the site is applied: nothing foreign in the
+    way; then the namespaces, labelled with their Pod Security levels."""
+    _refuse_foreign(kube, result, found_now)
+    _namespaces(kube, result)
 
 
 def apply(
@@ -329,14 +345,25 @@ def apply(
     say: Say,
     timeout: str = "10m",
     found_now: States | None = None,
+    operation: str = "install/upgrade",
 ) -> list[Outcome]:
     """Install or upgrade both releases of a prepared render, system first, holding the
     cluster's operation lease throughout. ``found_now``: the releases' states if the
     caller has just read them."""
-    _refuse_foreign(kube, result, states(helm, result) if found_now is None else found_now)
-    _namespaces(kube, result)
-    with lock.held(kube, f"install/upgrade of site {result.site.name}"):
-        return _apply(result, kube, helm, say, timeout)
+    admit(kube, result, states(helm, result) if found_now is None else found_now)
+    with lock.held(kube, f"{operation} of site {result.site.name}"):
+        return apply_held(result, kube, helm, say, timeout, operation)
+
+
+def apply_held(
+    result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str, operation: str
+) -> list[Outcome]:
+    """``apply``'s work, for a caller that holds the lease; the pair of revisions it
+    leaves is recorded as the site's revision."""
+    outcomes = _apply(result, kube, helm, say, timeout)
+    revisions = {o.release: o.revision for o in outcomes}
+    history.record(kube, revisions, result.site.distribution.version, operation)
+    return outcomes
 
 
 def _apply(
@@ -361,7 +388,12 @@ def _apply(
             state = helm.read([(release.name, release.namespace)])[release.name]
         unchanged = _unchanged(release, state)
         if unchanged is not None:
-            outcomes.append(Outcome(release.name, unchanged, changed=False, recovered=recovered))
+            # Helm sees nothing to do, but the objects may have drifted since it applied them.
+            found = repair.find_live(kube, state.objects if state else [], release.namespace)
+            if found:
+                say(f"{release.name}: repairing {len(found)} drifted object(s)")
+            repaired = tuple(repair.repair(kube, release.name, release.namespace, found))
+            outcomes.append(Outcome(release.name, unchanged, False, recovered, (), repaired))
             continue
         remade = tuple(_reshaped_statefulsets(kube, release)) if state is not None else ()
         say(f"installing {release.name}")

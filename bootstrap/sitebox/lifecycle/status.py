@@ -8,7 +8,7 @@ from typing import Any
 from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose.render import RELEASE_NAMES
 from sitebox.helm import Helm
-from sitebox.kube import Kube
+from sitebox.kube import Kube, Obj
 from sitebox.validate import facts
 
 SITE_INFO = "sitebox-site-info"
@@ -30,9 +30,34 @@ def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
     return found
 
 
+def workload_problems(
+    kube: Kube, releases: list[tuple[str, list[Obj]]], charts: dict[str, str]
+) -> dict[str, list[str]]:
+    """By component, why its workloads are not ready: each (namespace, objects) release
+    says which workloads should exist and how many replicas each runs, so one deleted or
+    scaled to zero by hand counts too."""
+    expected = [
+        (obj, kube.ref(obj, namespace)) for namespace, objects in releases
+        for obj in objects if obj.get("kind") in facts.WORKLOAD_KINDS
+    ]  # fmt: skip
+    found: dict[str, list[str]] = {}
+    lives = kube.get_many([ref for _, ref in expected])
+    for (obj, _), live in zip(expected, lives, strict=True):
+        meta = obj["metadata"]
+        problem = (
+            facts.workload_problem(live, obj) if live else f"{obj['kind']} {meta['name']}: missing"
+        )
+        component = facts.component_of(meta.get("labels"), charts) or "other"
+        found.setdefault(component, [])
+        if problem:
+            found[component].append(problem)
+    return found
+
+
 def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
     releases = []
-    for name, state in helm.read(RELEASE_NAMES).items():
+    states = helm.read(RELEASE_NAMES)
+    for name, state in states.items():
         if state is None:
             releases.append({"release": name, "installed": False})
             continue
@@ -54,6 +79,11 @@ def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
             row["ready"] += 1 if pod["ready"] else 0
             if not pod["ready"] and pod["reason"] and "waiting" not in row:
                 row["waiting"] = f"{pod['name']}: {pod['reason']}"
+    installed = [(s.revision.namespace, s.objects) for s in states.values() if s is not None]
+    for component, problems in workload_problems(kube, installed, charts).items():
+        row = health.setdefault(component, {"ready": 0, "total": 0})
+        if problems:
+            row["workloads"] = problems
     return {
         "site": data.get("site"),
         "distribution": data.get("distribution"),
@@ -62,5 +92,5 @@ def collect(kube: Kube, helm: Helm) -> dict[str, Any]:
         "components": {name: health.get(name, {"ready": 0, "total": 0}) for name in enabled},
         "endpoints": _endpoints(data, enabled),
         "healthy": all(r.get("status") == "deployed" for r in releases)
-        and all(h["ready"] == h["total"] for h in health.values()),
+        and all(h["ready"] == h["total"] and not h.get("workloads") for h in health.values()),
     }

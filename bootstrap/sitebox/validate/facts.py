@@ -59,11 +59,15 @@ def component_of(labels: dict[str, str] | None, charts: dict[str, str]) -> str |
     return charts.get(labels.get("app.kubernetes.io/name", ""))
 
 
-def workload_problem(obj: Obj) -> str | None:
+def workload_problem(obj: Obj, rendered: Obj | None = None) -> str | None:
     """Why a Deployment, StatefulSet or DaemonSet is not fully rolled out and ready, or
-    None (the judgement of `kubectl rollout status`)."""
+    None (the judgement of `kubectl rollout status`); with the ``rendered`` object of its
+    release, one scaled to zero by hand is not ready either."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     name = f"{obj['kind']} {obj['metadata']['name']}"
+    wanted = ((rendered or {}).get("spec") or {}).get("replicas", 1)
+    if obj["kind"] != "DaemonSet" and spec.get("replicas", 1) == 0 and wanted:
+        return f"{name}: scaled to 0 (its release sets {wanted}); `sitebox install` repairs it"
     if obj["kind"] == "DaemonSet":
         want, ready = status.get("desiredNumberScheduled", 0), status.get("numberReady", 0)
         updated = status.get("updatedNumberScheduled", 0)

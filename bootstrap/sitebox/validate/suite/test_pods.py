@@ -8,6 +8,7 @@ import pytest
 
 from sitebox.compose.render import RELEASES
 from sitebox.kube import Kube
+from sitebox.lifecycle.status import workload_problems
 from sitebox.model import distro
 from sitebox.validate import facts
 from sitebox.validate.suite.verdict import fail_on, require
@@ -36,14 +37,8 @@ def test_pods_ready(
     mine = [p for p in pods if facts.component_of(p["labels"], charts) == component]
     if not expected and not mine:
         pytest.skip(f"{component} runs no pods")
-    problems = []
-    for obj in expected:
-        meta = obj["metadata"]
-        live = kube.get(obj["apiVersion"], obj["kind"], meta["name"],
-                        meta.get("namespace") or NAMESPACE[release])  # fmt: skip
-        problem = facts.workload_problem(live) if live else f"{obj['kind']} {meta['name']}: missing"
-        if problem:
-            problems.append(problem)
+    found = workload_problems(kube, [(NAMESPACE[release], expected)], charts)
+    problems = found.get(component, [])
     problems += [f"pod {p['name']}: {p['reason'] or 'not ready'}" for p in mine if not p["ready"]]
     fail_on(
         problems,

@@ -1,0 +1,1 @@
+"""`sitebox backup` and `sitebox restore`: a whole site in one archive, and back."""

@@ -1,0 +1,149 @@
+"""`sitebox restore`: a site from its backup, onto an empty cluster (or the same one).
+
+Everything that can refuse does so before the cluster is touched: the archive's
+digests and seal, its distribution, its site file, and a render with the archived
+secrets whose values must equal the archived releases' values. Then, under the
+operation lease: the secrets (byte for byte), the volume claims (so that the
+workloads find their claims by name), both releases, the custom resources.
+Each step converges, so a restore stopped half-way is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sitebox.backup import archive
+from sitebox.components.names import SYSTEM_NAMESPACE
+from sitebox.compose import secrets as secret_store
+from sitebox.compose.render import SiteRender
+from sitebox.errors import SiteboxError
+from sitebox.helm import Helm
+from sitebox.kube import Kube
+from sitebox.lifecycle import install as installer
+from sitebox.lifecycle import lock
+from sitebox.model import distro, siteconfig
+
+Say = Callable[[str], None]
+
+
+class ArchivedStore:
+    """The archived secrets as a store a render reads; a restore never generates one."""
+
+    def __init__(self, values: Mapping[str, str]):
+        self.values = dict(values)
+
+    def read(self) -> dict[str, str]:
+        return dict(self.values)
+
+    def write(self, values: Mapping[str, str]) -> None:
+        raise AssertionError("a restore renders with the archived secrets only")
+
+
+def check(path: Path, passphrase: str) -> tuple[dict[str, Any], archive.Contents]:
+    """Everything about an archive that can be checked without a cluster."""
+    manifest, contents = archive.read(path, passphrase)
+    known = distro.versions()
+    if manifest.get("distribution") not in known:
+        raise SiteboxError(
+            f"{path} is a site of distribution {manifest.get('distribution')}, which this "
+            f"sitebox does not carry (it has {', '.join(known)}); nothing was applied",
+            hint="restore with the sitebox release that ships that distribution",
+        )
+    with _site(contents) as site:
+        if site.distribution.version != manifest["distribution"]:
+            raise SiteboxError(
+                f"{path}: its site.yaml now renders distribution {site.distribution.version}, "
+                f"but the site ran {manifest['distribution']}; nothing was applied",
+                hint="restore with the sitebox release the backup was made with, then upgrade",
+            )
+    return manifest, contents
+
+
+@contextmanager
+def _site(contents: archive.Contents) -> Iterator[siteconfig.Site]:
+    with tempfile.TemporaryDirectory(prefix="sitebox-restore-") as tmp:
+        path = Path(tmp) / "site.yaml"
+        path.write_text(contents.site_yaml)
+        yield siteconfig.load(path)
+
+
+def _differing(want: Any, have: Any, path: str = "") -> list[str]:
+    """Key paths where two values documents differ (never the values: they hold secrets)."""
+    if isinstance(want, dict) and isinstance(have, dict):
+        return [
+            p for key in sorted(set(want) | set(have), key=str)
+            for p in _differing(want.get(key), have.get(key), f"{path}.{key}" if path else key)
+        ]  # fmt: skip
+    return [] if want == have else [path or "(all)"]
+
+
+def _same_values(result: SiteRender, contents: archive.Contents, origin: str) -> None:
+    for release in result.releases:
+        differing = _differing(contents.values.get(release.name), release.values)
+        if differing:
+            raise SiteboxError(
+                f"{origin}: release {release.name} would not be restored as it was: its "
+                f"values differ at {', '.join(differing[:8])}; nothing was applied",
+                hint="restore with the sitebox release the backup was made with",
+            )
+
+
+def _foreign_secrets(kube: Kube, contents: archive.Contents) -> None:
+    held = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).read()
+    if held and held != contents.secrets:
+        raise SiteboxError(
+            "this cluster holds another site's secrets (or this site's, since changed); "
+            "nothing was applied",
+            hint="restore onto an empty cluster, or uninstall the site there first with "
+            "`sitebox uninstall --purge-data`",
+        )
+
+
+def _claims(kube: Kube, claims: list[dict[str, Any]]) -> None:
+    for claim in claims:
+        spec: dict[str, Any] = {
+            "accessModes": claim["accessModes"],
+            "volumeMode": claim["volumeMode"],
+            "resources": {"requests": {"storage": claim["storage"]}},
+        }
+        if claim.get("storageClassName") is not None:
+            spec["storageClassName"] = claim["storageClassName"]
+        kube.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                     "metadata": claim["metadata"], "spec": spec})  # fmt: skip
+
+
+def _resources(kube: Kube, resources: list[dict[str, Any]]) -> None:
+    for obj in resources:
+        namespace = obj["metadata"].get("namespace")
+        if namespace:
+            kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        kube.apply(obj)
+
+
+def restore(
+    path: Path, passphrase: str, kube: Kube, helm: Helm, say: Say, timeout: str
+) -> list[installer.Outcome]:
+    _, contents = check(path, passphrase)
+    _foreign_secrets(kube, contents)
+    with (
+        _site(contents) as site,
+        installer.prepared(
+            site, kube, skip_unavailable=False, store=ArchivedStore(contents.secrets)
+        ) as result,
+    ):
+        _same_values(result, contents, str(path))
+        installer.admit(kube, result, installer.states(helm, result))
+        with lock.held(kube, f"restore of site {site.name}"):
+            _foreign_secrets(kube, contents)  # again: another run may have been first
+            say("restoring the secrets")
+            secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).write(contents.secrets)
+            say(f"making {len(contents.claims)} volume claims")
+            _claims(kube, contents.claims)
+            outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore")
+            say(f"restoring {len(contents.resources)} custom resources")
+            _resources(kube, contents.resources)
+    return outcomes

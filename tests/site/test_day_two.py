@@ -1,0 +1,203 @@
+"""Day two on the real demo site: drift shown and repaired, the site backed up and
+restored onto a new cluster (and a restore stopped half-way finished by running it
+again), and tampered archives refused before anything is applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sitebox.components.names import SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.compose.secrets import ClusterStore
+from sitebox.helm import Helm
+from sitebox.kube import Kube, wait_for
+from tests.conftest import run_sitebox
+from tests.site.conftest import CLUSTERS, SiteCluster
+from tests.site.lifecycle import claims, install_converges
+
+pytestmark = pytest.mark.live
+PROFILE = "demo"
+PASSPHRASE = "a passphrase long enough for the test"
+RELEASES = [("sitebox-system", SYSTEM_NAMESPACE), ("sitebox", SITE_NAMESPACE)]
+HUB = ("apps/v1", "Deployment", "hub", SITE_NAMESPACE)
+PROXY_SERVICE = ("v1", "Service", "proxy-public", SITE_NAMESPACE)
+GATEWAY = ("apps/v1", "Deployment", "api-sitebox-dask-gateway", SITE_NAMESPACE)
+DASK_CLUSTER = {
+    "apiVersion": "gateway.dask.org/v1alpha1", "kind": "DaskCluster",
+    "metadata": {"name": "analysis-1", "namespace": SITE_NAMESPACE},
+    "spec": {"scheduler": {"template": {"spec": {"containers": []}}},
+             "worker": {"template": {"spec": {"containers": []}}, "replicas": 2}},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def installed(profile_cluster: SiteCluster) -> SiteCluster:
+    install_converges(profile_cluster)
+    return profile_cluster
+
+
+@pytest.fixture
+def new_cluster(installed: SiteCluster) -> Iterator[SiteCluster]:
+    """An empty sim cluster of the same size, to restore onto."""
+    env = installed.env
+    up = run_sitebox("cluster", "up", "--name", "day-two-new", *CLUSTERS[PROFILE], env=env,
+                     timeout=300)  # fmt: skip
+    assert up.code == 0, up.err
+    kubeconfig = Path(run_sitebox("cluster", "kubeconfig", "--name", "day-two-new",
+                                  env=env).out.strip())  # fmt: skip
+    try:
+        yield SiteCluster(PROFILE, kubeconfig, env, installed.site)
+    finally:
+        run_sitebox("cluster", "down", "--name", "day-two-new", env=env)
+
+
+def revisions_of(cluster: SiteCluster) -> dict[str, int]:
+    found = Helm(cluster.kubeconfig).read(RELEASES)
+    return {name: state.revision.revision for name, state in found.items() if state}
+
+
+def test_drift_is_shown_then_repaired_and_an_autoscaler_is_left_alone(
+    installed: SiteCluster,
+) -> None:
+    kube = Kube(installed.kubeconfig)
+    edit = {"app.kubernetes.io/component": "edited-by-hand"}
+    kube.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 0},
+                "metadata": {"name": "hub", "namespace": SITE_NAMESPACE, "labels": edit}},
+               manager="kubectl-edit")  # fmt: skip
+    kube.delete(*PROXY_SERVICE)
+    gateway = kube.get(*GATEWAY)
+    assert gateway is not None
+    kube.apply({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "gateway", "namespace": SITE_NAMESPACE},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                            "name": GATEWAY[2]},
+                         "minReplicas": 1, "maxReplicas": 5}})  # fmt: skip
+    kube.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 3},
+                "metadata": {"name": GATEWAY[2], "namespace": SITE_NAMESPACE}},
+               manager="kube-controller-manager")  # fmt: skip
+    revisions = revisions_of(installed)
+
+    status = installed.sitebox("status", "-o", "json")
+    assert status.code == 1, "a workload scaled to zero is not healthy"
+    hub_health = json.loads(status.out)["components"]["hub"]
+    assert any("Deployment hub: scaled to 0" in p for p in hub_health["workloads"]), hub_health
+
+    plan = installed.sitebox("plan", "-f", str(installed.site), "-o", "json")
+    assert plan.code == 0, plan.err[-2000:]
+    drift = {d["what"]: d["diff"] for r in json.loads(plan.out)["releases"] for d in r["drift"]}
+    assert set(drift) == {f"Deployment {SITE_NAMESPACE}/hub",
+                          f"Service {SITE_NAMESPACE}/proxy-public"}, drift  # fmt: skip
+    assert "spec.replicas: applied 1, cluster 0" in drift[f"Deployment {SITE_NAMESPACE}/hub"]
+    assert "'edited-by-hand'" in drift[f"Deployment {SITE_NAMESPACE}/hub"]
+    assert drift[f"Service {SITE_NAMESPACE}/proxy-public"] == "  missing on the cluster"
+
+    dry = installed.sitebox("install", "-f", str(installed.site), "--dry-run")
+    assert dry.code == 0 and "nothing was applied (--dry-run)" in dry.err, dry.err
+    assert f"Service {SITE_NAMESPACE}/proxy-public\n  missing on the cluster" in dry.out
+    assert kube.get(*PROXY_SERVICE) is None, "--dry-run applies nothing"
+
+    repaired = installed.sitebox("install", "-f", str(installed.site))
+    assert repaired.code == 0, repaired.err[-3000:]
+    assert f"sitebox: repaired Deployment {SITE_NAMESPACE}/hub" in repaired.err
+    assert f"sitebox: repaired Service {SITE_NAMESPACE}/proxy-public" in repaired.err
+    assert "sitebox: unchanged at revision" in repaired.err, "a repair is not an upgrade"
+    hub = kube.get(*HUB) or {}
+    assert hub["spec"]["replicas"] == 1
+    assert hub["metadata"]["labels"]["app.kubernetes.io/component"] == "hub"
+    service = kube.get(*PROXY_SERVICE) or {}
+    assert service["metadata"]["annotations"]["meta.helm.sh/release-name"] == "sitebox"
+    assert (kube.get(*GATEWAY) or {})["spec"]["replicas"] == 3, "the autoscaler's replicas"
+    assert revisions_of(installed) == revisions
+
+    clean = installed.sitebox("plan", "-f", str(installed.site), "-o", "json")
+    assert [d for r in json.loads(clean.out)["releases"] for d in r["drift"]] == []
+    healthy = installed.sitebox("status")
+    assert healthy.code == 0, healthy.out
+    kube.delete("autoscaling/v2", "HorizontalPodAutoscaler", "gateway", SITE_NAMESPACE)
+
+
+def restore_env(cluster: SiteCluster) -> dict[str, str]:
+    return {**os.environ, **cluster.env, "SITEBOX_BACKUP_PASSPHRASE": PASSPHRASE}
+
+
+def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
+    installed: SiteCluster, new_cluster: SiteCluster, tmp_path: Path
+) -> None:
+    source = Kube(installed.kubeconfig)
+    source.apply(DASK_CLUSTER)
+    secrets = source.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME)
+    assert secrets
+    archive = tmp_path / "demo.backup"
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text(PASSPHRASE + "\n")
+    made = installed.sitebox("backup", "-f", str(installed.site), "-o", str(archive),
+                             "--passphrase-file", str(passphrase))  # fmt: skip
+    assert made.code == 0, made.err[-2000:]
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    assert not any(v.encode() in archive.read_bytes() for v in secrets.values())
+    assert "1 custom resources" in made.out and "sealed/site.bin" in made.out
+
+    checked = run_sitebox("restore", str(archive), "--check", env=restore_env(installed))
+    assert checked.code == 0, checked.err
+    other = {**restore_env(installed), "SITEBOX_BACKUP_PASSPHRASE": "x" * 20}
+    wrong = run_sitebox("restore", str(archive), "--check", env=other)
+    assert wrong.code == 1 and "wrong passphrase, or the archive was changed" in wrong.err
+
+    target = Kube(new_cluster.kubeconfig)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "sitebox", "restore", str(archive),
+         "--kubeconfig", str(new_cluster.kubeconfig)],
+        env=restore_env(new_cluster), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def secrets_restored() -> bool:
+        assert running.poll() is None, running.communicate()
+        return target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is not None
+
+    wait_for("the restore to write the secrets", secrets_restored, timeout=300, interval=0.05)
+    running.send_signal(signal.SIGTERM)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
+
+    again = run_sitebox("restore", str(archive), "--kubeconfig", str(new_cluster.kubeconfig),
+                        env=restore_env(new_cluster), timeout=900)  # fmt: skip
+    assert again.code == 0, again.err[-3000:]
+    assert ", 0 failed" in again.err, "the restored site passes validation"
+    assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
+    old, new = Helm(installed.kubeconfig), Helm(new_cluster.kubeconfig)
+    for release, namespace in RELEASES:
+        before, after = old.read([(release, namespace)]), new.read([(release, namespace)])
+        assert after[release] and before[release]
+        assert after[release].values == before[release].values, f"{release}: same values"
+    assert set(claims(target)) == set(claims(source)), "every claim made again"
+    restored = target.get("gateway.dask.org/v1alpha1", "DaskCluster", "analysis-1", SITE_NAMESPACE)
+    assert restored and restored["spec"]["worker"]["replicas"] == 2
+    history = json.loads(new_cluster.sitebox("history", "-o", "json").out)
+    assert history[-1]["operation"] == "restore"
+
+
+def test_a_changed_archive_is_refused_before_anything_is_applied(
+    installed: SiteCluster, tmp_path: Path
+) -> None:
+    archive = tmp_path / "demo.backup"
+    env = restore_env(installed)
+    made = run_sitebox("backup", "-f", str(installed.site), "-o", str(archive),
+                       "--kubeconfig", str(installed.kubeconfig), env=env)  # fmt: skip
+    assert made.code == 0, made.err[-2000:]
+    archive.write_bytes(archive.read_bytes()[:-200])
+    kube = Kube(installed.kubeconfig)
+    before = kube.get("v1", "Secret", ClusterStore.NAME, SYSTEM_NAMESPACE) or {}
+    refused = run_sitebox("restore", str(archive), "--kubeconfig", str(installed.kubeconfig),
+                          env=env)  # fmt: skip
+    assert refused.code == 1 and "truncated or not a sitebox backup" in refused.err
+    assert "Traceback" not in refused.err
+    after = kube.get("v1", "Secret", ClusterStore.NAME, SYSTEM_NAMESPACE) or {}
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
