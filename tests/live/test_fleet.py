@@ -178,6 +178,32 @@ def test_validate_passes_on_every_healthy_site(fleet: Fleet) -> None:
         assert checks["pods ready [batch]"] == wanted, (name, checks)
 
 
+def test_two_flocking_sites_are_backed_up_and_restored(fleet: Fleet) -> None:
+    """Backed up, emptied (the releases, the claims and the secrets gone), restored from
+    the archives with the fleet file's federation: same secrets, validated."""
+    folder = fleet.folder / "archives"
+    env_pass = {"SITEBOX_BACKUP_PASSPHRASE": "the fleet's backup passphrase"}
+    stores = {s: fleet.kube(s).read_secret("sitebox-system", "sitebox-secrets")
+              for s in ("alpha", "beta")}  # fmt: skip
+    made = run_sitebox("fleet", "backup", "-f", str(fleet.folder / "fleet.yaml"),
+                       "--sites", "alpha,beta", "--dir", str(folder),
+                       env={**fleet.env, **env_pass}, timeout=900)  # fmt: skip
+    assert made.code == 0, made.err[-2000:]
+    assert sorted(p.name for p in folder.iterdir()) == ["alpha.backup", "beta.backup"]
+    for site in ("alpha", "beta"):
+        gone = run_sitebox("uninstall", "--purge-data", "--yes", "--kubeconfig",
+                           str(fleet.kubeconfigs[site]), env=fleet.env, timeout=600)  # fmt: skip
+        assert gone.code == 0, gone.err
+        assert fleet.kube(site).read_secret("sitebox-system", "sitebox-secrets") is None
+    back = run_sitebox("fleet", "restore", "-f", str(fleet.folder / "fleet.yaml"),
+                       "--sites", "alpha,beta", "--dir", str(folder),
+                       env={**fleet.env, **env_pass}, timeout=900)  # fmt: skip
+    assert back.code == 0, back.err[-3000:]
+    for site in ("alpha", "beta"):
+        assert ", 0 failed" in validated(back.err, site), "federation peers checked too"
+        assert fleet.kube(site).read_secret("sitebox-system", "sitebox-secrets") == stores[site]
+
+
 def test_plan_shows_a_new_shared_issuer_on_every_site(fleet: Fleet) -> None:
     changed = fleet.write(issuer="https://login.example.net/")
     try:

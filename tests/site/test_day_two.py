@@ -138,11 +138,23 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
     passphrase = tmp_path / "passphrase"
     passphrase.write_text(PASSPHRASE + "\n")
     made = installed.sitebox("backup", "-f", str(installed.site), "-o", str(archive),
-                             "--passphrase-file", str(passphrase))  # fmt: skip
+                             "--passphrase-file", str(passphrase),
+                             "--data-to", "s3://site-backups/demo")  # fmt: skip
     assert made.code == 0, made.err[-2000:]
     assert oct(archive.stat().st_mode & 0o777) == "0o600"
     assert not any(v.encode() in archive.read_bytes() for v in secrets.values())
     assert "1 custom resources" in made.out and "sealed/site.bin" in made.out
+    # The hub's database was dumped by a Job on the hub's node, into the site's own S3
+    # store (the default target), with the store's keys read from a Secret.
+    hub_pod = next(p for p in source.list_objects("v1", "Pod", SITE_NAMESPACE, "component=hub"))
+    jobs = source.list_objects("batch/v1", "Job", SITE_NAMESPACE, "sitebox.io/backup-run")
+    assert [j["status"].get("succeeded") for j in jobs] == [1]
+    pod = jobs[0]["spec"]["template"]["spec"]
+    assert pod["nodeName"] == hub_pod["spec"]["nodeName"]
+    assert pod["volumes"][-1]["persistentVolumeClaim"]["claimName"] == "hub-db-dir"
+    assert pod["containers"][0]["args"][-1] == "target:site-backups/demo/databases/hub"
+    keys = source.read_secret(SITE_NAMESPACE, "sitebox-backup-target") or {}
+    assert keys["AWS_ACCESS_KEY_ID"] == secrets["storage.accessKey"]
 
     checked = run_sitebox("restore", str(archive), "--check", env=restore_env(installed))
     assert checked.code == 0, checked.err
@@ -151,10 +163,19 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
     assert wrong.code == 1 and "wrong passphrase, or the archive was changed" in wrong.err
 
     target = Kube(new_cluster.kubeconfig)
+    gone = run_sitebox("restore", str(archive), "--kubeconfig", str(new_cluster.kubeconfig),
+                       env=restore_env(new_cluster))  # fmt: skip
+    assert gone.code == 1 and "in the site's own S3 store, which this cluster does" in gone.err
+    assert target.get("v1", "Namespace", SYSTEM_NAMESPACE) is None, "nothing was applied"
+
+    # The copy of the bucket elsewhere (kept in sync by the site's admin) is the source.
+    elsewhere = ["--data-from", "s3://dr-copies/demo", "--s3-endpoint", "https://s3.dr.example"]
+    keys_env = {**restore_env(new_cluster), "AWS_ACCESS_KEY_ID": "DRKEY",
+                "AWS_SECRET_ACCESS_KEY": "dr-secret-key"}  # fmt: skip
     running = subprocess.Popen(
-        [sys.executable, "-m", "sitebox", "restore", str(archive),
+        [sys.executable, "-m", "sitebox", "restore", str(archive), *elsewhere,
          "--kubeconfig", str(new_cluster.kubeconfig)],
-        env=restore_env(new_cluster), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=keys_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
     def secrets_restored() -> bool:
@@ -167,9 +188,16 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
     assert running.returncode == 130, err
     assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
 
-    again = run_sitebox("restore", str(archive), "--kubeconfig", str(new_cluster.kubeconfig),
-                        env=restore_env(new_cluster), timeout=900)  # fmt: skip
+    again = run_sitebox("restore", str(archive), *elsewhere, "--kubeconfig",
+                        str(new_cluster.kubeconfig), env=keys_env, timeout=900)  # fmt: skip
     assert again.code == 0, again.err[-3000:]
+    # The hub's database came back into its claim before the hub started.
+    (restored_db,) = target.list_objects("batch/v1", "Job", SITE_NAMESPACE, "sitebox.io/backup-run")
+    copy = restored_db["spec"]["template"]["spec"]["containers"][0]
+    assert copy["args"] == ["copy", "target:dr-copies/demo/databases/hub", "/data"]
+    hub = target.get("apps/v1", "Deployment", "hub", SITE_NAMESPACE) or {}
+    assert restored_db["metadata"]["creationTimestamp"] <= hub["metadata"]["creationTimestamp"]
+    assert restored_db["status"].get("succeeded") == 1
     assert ", 0 failed" in again.err, "the restored site passes validation"
     assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
     old, new = Helm(installed.kubeconfig), Helm(new_cluster.kubeconfig)

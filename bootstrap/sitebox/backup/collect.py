@@ -115,7 +115,6 @@ def collect(
             "custom_resources": len(contents.resources),
             "claims": len(contents.claims),
         },
-        # Claim data is not carried yet: the claims are made again, empty (docs/recovery.md).
-        "data": [],
+        "data": None,  # where the claims' data and the databases' dumps went (backup.data)
     }
     return contents, meta

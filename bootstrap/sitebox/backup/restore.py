@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sitebox.backup import archive
+from sitebox.backup import archive, data
 from sitebox.components.names import SYSTEM_NAMESPACE
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.render import SiteRender
@@ -28,6 +29,14 @@ from sitebox.lifecycle import lock
 from sitebox.model import distro, siteconfig
 
 Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a restore copies the data from, and the keys to read it with."""
+
+    target: data.Target
+    keys: tuple[str, str] = field(repr=False)
 
 
 class ArchivedStore:
@@ -124,26 +133,51 @@ def _resources(kube: Kube, resources: list[dict[str, Any]]) -> None:
         kube.apply(obj)
 
 
+def _own_store_gone(kube: Kube, source: DataSource | None, contents: archive.Contents) -> None:
+    """Data kept in the site's own S3 store can only come back while that store runs."""
+    if source is None or source.target.endpoint != data.OWN_ENDPOINT:
+        return
+    if secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).read() != contents.secrets:
+        raise SiteboxError(
+            "the backup's data is in the site's own S3 store, which this cluster does not "
+            "run; nothing was applied",
+            hint="restore from a copy elsewhere (--data-from s3://BUCKET/PREFIX "
+            "--s3-endpoint URL), or pass --no-data to make the claims empty",
+        )
+
+
 def restore(
-    path: Path, passphrase: str, kube: Kube, helm: Helm, say: Say, timeout: str
-) -> list[installer.Outcome]:
-    _, contents = check(path, passphrase)
+    path: Path, passphrase: str, kube: Kube, helm: Helm, say: Say, timeout: str,
+    source: DataSource | None = None, site: siteconfig.Site | None = None,
+) -> list[installer.Outcome]:  # fmt: skip
+    """``site``: the site as a fleet file composes it (its federation is the fleet's),
+    instead of the archived site.yaml; the releases' values must come out the same."""
+    manifest, contents = check(path, passphrase)
     _foreign_secrets(kube, contents)
+    _own_store_gone(kube, source, contents)
+    given = nullcontext(site) if site is not None else _site(contents)
     with (
-        _site(contents) as site,
+        given as site,
         installer.prepared(
             site, kube, skip_unavailable=False, store=ArchivedStore(contents.secrets)
         ) as result,
     ):
         _same_values(result, contents, str(path))
         installer.admit(kube, result, installer.states(helm, result))
+        image = site.distribution.backup_images["copy"]
         with lock.held(kube, f"restore of site {site.name}"):
             _foreign_secrets(kube, contents)  # again: another run may have been first
             say("restoring the secrets")
             secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).write(contents.secrets)
             say(f"making {len(contents.claims)} volume claims")
             _claims(kube, contents.claims)
+            if source is not None:
+                data.restore(kube, manifest["data"], source.target, source.keys, image, say,
+                             databases_running=False)  # fmt: skip
             outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore")
+            if source is not None:
+                data.restore(kube, manifest["data"], source.target, source.keys, image, say,
+                             databases_running=True)  # fmt: skip
             say(f"restoring {len(contents.resources)} custom resources")
             _resources(kube, contents.resources)
     return outcomes

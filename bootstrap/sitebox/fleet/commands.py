@@ -1,4 +1,4 @@
-"""``sitebox fleet validate | plan | install | upgrade | status``."""
+"""``sitebox fleet validate | plan | install | upgrade | status | backup | restore``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from sitebox import console
+from sitebox.backup.commands import passphrase, passphrase_option
 from sitebox.compose import bundle as bundles
 from sitebox.compose.commands import bundle_option
 from sitebox.config.suggest import did_you_mean
@@ -220,3 +221,49 @@ def validate_cmd(fleet_file: Path, sites: str | None, parallel: int, output: str
     members = _members(loaded, sites)
     reports = runner.run(members, ops.state, ops.Options(), parallel, ops.validation)
     _finish(reports, output, loaded)
+
+
+_archives = click.option(
+    "--dir", "-d", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="The folder of the sites' archives (<site>.backup).",
+)  # fmt: skip
+
+
+@fleet.command("backup")
+@_common
+@_archives
+@passphrase_option
+def backup_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, folder: Path,
+    passphrase_file: Path | None,
+) -> None:  # fmt: skip
+    """Back up every site into the folder, one archive each (as `sitebox backup`)."""
+    loaded = loader.load(fleet_file)
+    members = _members(loaded, sites)
+    secret = passphrase(passphrase_file, new=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    options = ops.Options(archives=folder, passphrase=secret)
+    reports = runner.run(members, ops.backup, options, parallel)
+    _details(reports)
+    _finish(reports, "text", loaded, table=False)
+
+
+@fleet.command("restore")
+@_common
+@_archives
+@passphrase_option
+@_timeout
+@validate_option
+def restore_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, folder: Path,
+    passphrase_file: Path | None, timeout: str, validate: bool,
+) -> None:  # fmt: skip
+    """Restore every site from its archive onto the cluster the fleet file names for it,
+    then validate each; the claims are made again, empty."""
+    loaded = loader.load(fleet_file)
+    members = _members(loaded, sites)
+    secret = passphrase(passphrase_file, new=False)
+    options = ops.Options(timeout=timeout, archives=folder, passphrase=secret)
+    then = ops.validation if validate else None
+    reports = runner.run(members, ops.restore, options, parallel, then)
+    _finish(reports, "text", loaded)

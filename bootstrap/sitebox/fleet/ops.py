@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from sitebox.backup import archive, collect
+from sitebox.backup import restore as restorer
 from sitebox.components.names import SITE_NAMESPACE
 from sitebox.compose import diff
 from sitebox.compose.render import SiteRender
+from sitebox.errors import SiteboxError
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.report import HEALTHY, NOT_INSTALLED, SiteReport
 from sitebox.helm import Helm
@@ -38,6 +43,8 @@ class Options:
     skip_unavailable: bool = False
     timeout: str = "10m"
     bundle: Path | None = None  # an extracted bundle's charts; the sites only read them
+    archives: Path | None = None  # backup and restore: the folder of the sites' archives
+    passphrase: str = field(default="", repr=False)
 
 
 Operation = Callable[[FleetSite, Options, Say], SiteReport]
@@ -136,6 +143,46 @@ def status(member: FleetSite, options: Options, say: Say) -> SiteReport:
     ) as result:
         _left_out(result, report)
         report.drift = drift.find(result, kube, helm, report.distribution)
+    return report
+
+
+def _archive(member: FleetSite, options: Options) -> Path:
+    if options.archives is None:
+        raise SiteboxError("no folder of archives given", hint="pass --dir FOLDER")
+    return options.archives / f"{member.name}.backup"
+
+
+def backup(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """The site's archive, `<site>.backup` in the folder (as `sitebox backup` makes it)."""
+    report = SiteReport(member.name)
+    kube, helm = _connect(member, say)
+    say("reading the site")
+    with installer.prepared(
+        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
+    ) as result:
+        text = yaml.safe_dump(member.site.config, sort_keys=False)
+        contents, meta = collect.collect(kube, helm, result, text)
+    path = _archive(member, options)
+    archive.write(path, contents, meta, options.passphrase)
+    counted = meta["counts"]
+    report.notes.append(
+        f"wrote {path}: {counted['secrets']} secrets (sealed), "
+        f"{counted['custom_resources']} custom resources, {counted['claims']} volume claims"
+    )
+    return report
+
+
+def restore(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """The site from its archive onto its cluster, composed by the fleet file (so its
+    federation is the fleet's); claims are made again, empty."""
+    report = SiteReport(member.name, checked_health=True)
+    kube, helm = _connect(member, say)
+    outcomes = restorer.restore(
+        _archive(member, options), options.passphrase, kube, helm, say, options.timeout,
+        site=member.site,
+    )  # fmt: skip
+    report.notes += [f"{o.release}: restored at revision {o.revision}" for o in outcomes]
+    _record_state(report, kube, helm)
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class Distribution:
     upgrades_from: tuple[str, ...]
     components: dict[str, Component]
     source: Path
+    backup_images: dict[str, str] = field(default_factory=dict)
 
     def supports(self, kube_version: str) -> bool:
         """``v1.36.3`` or ``1.36`` within [min, max] (minor versions compared)."""
@@ -119,4 +120,5 @@ def _build(data: dict[str, Any], source: Path) -> Distribution:
         upgrades_from=tuple(data["upgradesFrom"]),
         components=components,
         source=source,
+        backup_images=dict(data.get("backupImages") or {}),
     )
