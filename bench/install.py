@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def main() -> None:
             sitebox("uninstall", "--purge-data", "--yes", *k)
     finally:
         sitebox("cluster", "down", "--name", NAME)
+        shutil.rmtree(work)  # the values files hold the site's secrets
     report: dict[str, object] = {"site": args.site, "pod_startup_s": args.pod_startup}
     medians = {name: statistics.median(v) for name, v in times.items()}
     for name, runs in times.items():

@@ -50,6 +50,7 @@ def run_sitebox(
 ) -> Run:
     result = subprocess.run(
         [sys.executable, "-m", "sitebox", *args],
+        stdin=subprocess.DEVNULL,  # as from a script: no terminal to answer a question
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -29,6 +29,7 @@ RELEASES = [("sitebox-system", SYSTEM_NAMESPACE), ("sitebox", SITE_NAMESPACE)]
 HUB = ("apps/v1", "Deployment", "hub", SITE_NAMESPACE)
 PROXY_SERVICE = ("v1", "Service", "proxy-public", SITE_NAMESPACE)
 GATEWAY = ("apps/v1", "Deployment", "api-sitebox-dask-gateway", SITE_NAMESPACE)
+OPPORTUNISTIC = ("scheduling.k8s.io/v1", "PriorityClass", "sitebox-opportunistic", None)
 DASK_CLUSTER = {
     "apiVersion": "gateway.dask.org/v1alpha1", "kind": "DaskCluster",
     "metadata": {"name": "analysis-1", "namespace": SITE_NAMESPACE},
@@ -72,6 +73,7 @@ def test_drift_is_shown_then_repaired_and_an_autoscaler_is_left_alone(
                 "metadata": {"name": "hub", "namespace": SITE_NAMESPACE, "labels": edit}},
                manager="kubectl-edit")  # fmt: skip
     kube.delete(*PROXY_SERVICE)
+    kube.delete(*OPPORTUNISTIC)  # of the other release, sitebox-system; cluster-scoped
     gateway = kube.get(*GATEWAY)
     assert gateway is not None
     kube.apply({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
@@ -93,7 +95,8 @@ def test_drift_is_shown_then_repaired_and_an_autoscaler_is_left_alone(
     assert plan.code == 0, plan.err[-2000:]
     drift = {d["what"]: d["diff"] for r in json.loads(plan.out)["releases"] for d in r["drift"]}
     assert set(drift) == {f"Deployment {SITE_NAMESPACE}/hub",
-                          f"Service {SITE_NAMESPACE}/proxy-public"}, drift  # fmt: skip
+                          f"Service {SITE_NAMESPACE}/proxy-public",
+                          "PriorityClass sitebox-opportunistic"}, drift  # fmt: skip
     assert "spec.replicas: applied 1, cluster 0" in drift[f"Deployment {SITE_NAMESPACE}/hub"]
     assert "'edited-by-hand'" in drift[f"Deployment {SITE_NAMESPACE}/hub"]
     assert drift[f"Service {SITE_NAMESPACE}/proxy-public"] == "  missing on the cluster"
@@ -107,6 +110,8 @@ def test_drift_is_shown_then_repaired_and_an_autoscaler_is_left_alone(
     assert repaired.code == 0, repaired.err[-3000:]
     assert f"sitebox: repaired Deployment {SITE_NAMESPACE}/hub" in repaired.err
     assert f"sitebox: repaired Service {SITE_NAMESPACE}/proxy-public" in repaired.err
+    assert "sitebox-system: repaired PriorityClass sitebox-opportunistic" in repaired.err
+    assert (kube.get(*OPPORTUNISTIC) or {}).get("value") == -10
     assert "sitebox: unchanged at revision" in repaired.err, "a repair is not an upgrade"
     hub = kube.get(*HUB) or {}
     assert hub["spec"]["replicas"] == 1

@@ -85,3 +85,11 @@ def test_a_command_imports_only_its_own_module() -> None:
     loaded, after_install_help = result.stdout.splitlines()
     assert loaded == "", f"imported by --version: {loaded}"
     assert after_install_help == "True", "install's own module is imported when it is asked for"
+
+
+def test_purge_data_without_a_terminal_to_ask_on_needs_yes(tmp_path: Path) -> None:
+    # run_sitebox gives the command no terminal: it must not hang, nor abort silently.
+    result = run_sitebox("uninstall", "--purge-data", "--kubeconfig", str(tmp_path / "k"))
+    assert result.code == 1, result.err
+    assert "there is no terminal to ask on; nothing was changed" in result.err
+    assert "fix: pass --yes" in result.err and "Traceback" not in result.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sitebox import __version__
@@ -14,8 +15,10 @@ from sitebox.errors import SiteboxError
 from sitebox.helm import Helm
 from sitebox.kube import Kube, Obj
 from sitebox.lifecycle import history
+from sitebox.lifecycle import install as installer
 from sitebox.lifecycle.repair import HELM_OWNER
 from sitebox.lifecycle.status import SITE_INFO
+from sitebox.model.siteconfig import Site
 
 DATA_NAMESPACES = (SITE_NAMESPACE, BATCH_NAMESPACE)
 # What the cluster sets on a claim or an object, which a new cluster sets afresh.
@@ -118,3 +121,12 @@ def collect(
         "data": None,  # where the claims' data and the databases' dumps went (backup.data)
     }
     return contents, meta
+
+
+def take(
+    kube: Kube, helm: Helm, site: Site, site_yaml: str, bundle: Path | None = None
+) -> tuple[Contents, dict[str, Any]]:
+    """A backup's contents of the installed ``site``: rendered first (for the kinds of
+    its custom resources and a check that the file is the cluster's site)."""
+    with installer.prepared(site, kube, skip_unavailable=True, bundle_charts=bundle) as result:
+        return collect(kube, helm, result, site_yaml)

@@ -14,7 +14,6 @@ from sitebox.backup import archive, collect, data
 from sitebox.backup import restore as restorer
 from sitebox.compose.commands import load_site, profile_option, site_option
 from sitebox.errors import SiteboxError
-from sitebox.lifecycle import install as installer
 from sitebox.lifecycle.commands import connect
 from sitebox.options import context_option, kubeconfig_option, validate_option
 from sitebox.validate.commands import after_install
@@ -132,11 +131,8 @@ def backup_cmd(
     site_yaml = site.source.read_text() if site.source else (
         f"apiVersion: sitebox.io/v1\nkind: Site\nname: {site.name}\nprofile: {site.profile}\n"
     )  # fmt: skip
-    with (
-        console.err.status("reading the site") as spinner,
-        installer.prepared(site, kube, skip_unavailable=True) as result,
-    ):
-        contents, meta = collect.collect(kube, helm, result, site_yaml)
+    with console.err.status("reading the site") as spinner:
+        contents, meta = collect.take(kube, helm, site, site_yaml)
         if target is not None:
             keys = _keys(target.endpoint, contents.secrets)
             image = site.distribution.backup_images["copy"]

@@ -17,6 +17,7 @@ its database runs.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,6 +35,8 @@ RUN_LABEL = "sitebox.io/backup-run"
 HUB_DB = ("hub-db-dir", "jupyterhub.sqlite")  # z2jh's claim, and its database file
 REANA_DB = "sitebox-db"  # REANA 0.9.4 names it <release, 13 chars>-db
 BACKUP, RESTORE = "backup", "restore"
+# The scheduler's words for a pod whose claim does not exist (it waits for ever on it).
+MISSING_CLAIM = re.compile(r'persistentvolumeclaim "[^"]+" not found')
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,7 @@ def job(item: Item, target: Target, direction: str, run: str, copy_image: str) -
         pod["nodeName"] = item.node
     name = f"sitebox-{direction}-{digest[:10]}"
     meta = {"name": name, "namespace": item.namespace, "labels": labels}
-    # Finished Jobs go after a day: their logs are there to read meanwhile.
+    # Jobs go after a day; a failed one's pod (and logs) stays until then.
     spec = {
         "backoffLimit": 2,
         "ttlSecondsAfterFinished": 86400,
@@ -313,6 +316,14 @@ def _finished(kube: Kube, obj: Obj) -> bool:
     status = (kube.get("batch/v1", "Job", name, namespace) or {}).get("status") or {}
     if status.get("succeeded"):
         return True
+    for pod in kube.list_objects("v1", "Pod", namespace, f"job-name={name}"):
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            message = str(condition.get("message") or "")
+            if condition.get("type") == "PodScheduled" and MISSING_CLAIM.search(message):
+                raise SiteboxError(
+                    f"the data Job {namespace}/{name} cannot start: {message}",
+                    hint="the claim it copies was deleted meanwhile; run the command again",
+                )
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             raise SiteboxError(
@@ -328,8 +339,13 @@ def run(kube: Kube, jobs: list[Obj], say: Say, timeout: float = 3600) -> None:
     for obj in jobs:
         _replace(kube, obj)
     for number, obj in enumerate(jobs, 1):
-        say(f"copying data: Job {number} of {len(jobs)} ({obj['metadata']['name']})")
-        wait_for(f"Job {obj['metadata']['name']}", lambda: _finished(kube, obj), timeout, 0.5)  # noqa: B023
+        name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
+        say(f"copying data: Job {number} of {len(jobs)} ({name})")
+        wait_for(f"Job {name}", lambda: _finished(kube, obj), timeout, 0.5)  # noqa: B023
+        # A finished pod still holds its claim, which could then not be deleted (uninstall
+        # --purge-data): the pod goes; the Job stays, with its spec and outcome.
+        for pod in kube.list_objects("v1", "Pod", namespace, f"job-name={name}"):
+            kube.delete("v1", "Pod", pod["metadata"]["name"], namespace)
 
 
 OWN_ENDPOINT = f"http://sitebox-seaweedfs-s3.{SITE_NAMESPACE}.svc:8333"  # the site's own store
@@ -352,6 +368,12 @@ def back_up(
     return {"target": asdict(target), "items": [i.record() for i in found]}
 
 
+def claims_filled(record: dict[str, Any] | None) -> set[tuple[str, str]]:
+    """(namespace, claim) of each claim a restore copies data into."""
+    items = [Item.from_record(r) for r in (record or {}).get("items", [])]
+    return {(i.namespace, i.claim) for i in items if i.kind != "postgres"}
+
+
 def restore(
     kube: Kube,
     record: dict[str, Any],
@@ -359,22 +381,25 @@ def restore(
     keys: tuple[str, str],
     copy_image: str,
     say: Say,
-    databases_running: bool,
+    early: set[str],
+    before_releases: bool,
 ) -> None:
-    """Put the data back: files and the hub's database into their claims before the
-    releases start (``databases_running`` False), REANA's dump once its database runs."""
+    """Put the data back. Before the releases, files and the hub's database go into the
+    claims of the namespaces that exist then (``early``), so the applications start on
+    them; after, the claims of the namespaces the releases made, and REANA's dump once
+    its database runs."""
     found = [Item.from_record(r) for r in record["items"]]
-    wanted = [i for i in found if (i.kind == "postgres") == databases_running]
-    if databases_running:
-        ready = [_with_database(kube, i) for i in wanted]
-        missing = [i.key for i, r in zip(wanted, ready, strict=True) if r is None]
-        if missing:
-            raise SiteboxError(
-                f"the restored site runs no database to load {', '.join(missing)} into",
-                hint="the site.yaml of the backup enables the workflow component; check "
-                "`sitebox status`, then run the restore again",
-            )
-        wanted = [r for r in ready if r is not None]
+    files = [i for i in found if i.kind != "postgres" and (i.namespace in early) == before_releases]
+    databases = [] if before_releases else [i for i in found if i.kind == "postgres"]
+    ready = [_with_database(kube, i) for i in databases]
+    missing = [i.key for i, r in zip(databases, ready, strict=True) if r is None]
+    if missing:
+        raise SiteboxError(
+            f"the restored site runs no database to load {', '.join(missing)} into",
+            hint="the site.yaml of the backup enables the workflow component; check "
+            "`sitebox status`, then run the restore again",
+        )
+    wanted = files + [r for r in ready if r is not None]
     if not wanted:
         return
     credentials(kube, {i.namespace for i in wanted}, keys)

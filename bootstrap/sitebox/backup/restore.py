@@ -23,9 +23,10 @@ from sitebox.compose import secrets as secret_store
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
 from sitebox.helm import Helm
-from sitebox.kube import Kube
+from sitebox.kube import Kube, wait_for
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import lock
+from sitebox.lifecycle.repair import apply_as_helm
 from sitebox.model import distro, siteconfig
 
 Say = Callable[[str], None]
@@ -112,8 +113,47 @@ def _foreign_secrets(kube: Kube, contents: archive.Contents) -> None:
         )
 
 
-def _claims(kube: Kube, claims: list[dict[str, Any]]) -> None:
-    for claim in claims:
+def _key(claim: dict[str, Any]) -> tuple[str, str]:
+    return claim["metadata"].get("namespace", ""), claim["metadata"]["name"]
+
+
+def _gone_first(kube: Kube, namespace: str, name: str) -> None:
+    """A claim still being deleted (an uninstall --purge-data just before) would be taken
+    for the one to restore, and then vanish: wait until it is gone."""
+    found = kube.get("v1", "PersistentVolumeClaim", name, namespace)
+    if found is not None and found["metadata"].get("deletionTimestamp"):
+        wait_for(
+            f"claim {namespace}/{name}, being deleted, to go",
+            lambda: kube.get("v1", "PersistentVolumeClaim", name, namespace) is None,
+            300,
+        )
+
+
+def _claims(
+    kube: Kube,
+    result: SiteRender,
+    contents: archive.Contents,
+    filled: set[tuple[str, str]],
+    namespaces: set[str],
+) -> None:
+    """The claims of ``namespaces`` made again. One a release makes is left to it, unless
+    data goes into it before the releases start (``filled``): then it is made now, as the
+    release renders it and as Helm applies it. The others (a StatefulSet's, a user's)
+    are made as the archive records them."""
+    rendered = {
+        (r.namespace if not o["metadata"].get("namespace") else o["metadata"]["namespace"],
+         o["metadata"]["name"]): (r, o)
+        for r in result.releases for o in r.manifests if o["kind"] == "PersistentVolumeClaim"
+    }  # fmt: skip
+    for claim in contents.claims:
+        key = _key(claim)
+        if key[0] not in namespaces or (key in rendered and key not in filled):
+            continue
+        _gone_first(kube, *key)
+        if key in rendered:
+            release, obj = rendered[key]
+            apply_as_helm(kube, obj, key[0], release.name, release.namespace)
+            continue
         spec: dict[str, Any] = {
             "accessModes": claim["accessModes"],
             "volumeMode": claim["volumeMode"],
@@ -169,15 +209,21 @@ def restore(
             _foreign_secrets(kube, contents)  # again: another run may have been first
             say("restoring the secrets")
             secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).write(contents.secrets)
-            say(f"making {len(contents.claims)} volume claims")
-            _claims(kube, contents.claims)
+            # Claims go where their namespace exists: the releases' own namespaces, made
+            # above; the rest (the batch namespace, which a chart makes) after the releases.
+            early = {n["metadata"]["name"] for n in kube.namespaces()}
+            filled = data.claims_filled(manifest.get("data")) if source is not None else set()
+            say("making the volume claims")
+            _claims(kube, result, contents, filled, early)
             if source is not None:
                 data.restore(kube, manifest["data"], source.target, source.keys, image, say,
-                             databases_running=False)  # fmt: skip
+                             early, before_releases=True)  # fmt: skip
             outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore")
+            later = {_key(c)[0] for c in contents.claims} - early
+            _claims(kube, result, contents, filled, later)
             if source is not None:
                 data.restore(kube, manifest["data"], source.target, source.keys, image, say,
-                             databases_running=True)  # fmt: skip
+                             early, before_releases=False)  # fmt: skip
             say(f"restoring {len(contents.resources)} custom resources")
             _resources(kube, contents.resources)
     return outcomes

@@ -157,11 +157,8 @@ def backup(member: FleetSite, options: Options, say: Say) -> SiteReport:
     report = SiteReport(member.name)
     kube, helm = _connect(member, say)
     say("reading the site")
-    with installer.prepared(
-        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
-    ) as result:
-        text = yaml.safe_dump(member.site.config, sort_keys=False)
-        contents, meta = collect.collect(kube, helm, result, text)
+    text = yaml.safe_dump(member.site.config, sort_keys=False)
+    contents, meta = collect.take(kube, helm, member.site, text, options.bundle)
     path = _archive(member, options)
     archive.write(path, contents, meta, options.passphrase)
     counted = meta["counts"]

@@ -381,9 +381,9 @@ def uninstall_cmd(
     kubeconfig: Path | None, context: str | None, purge_data: bool, yes: bool
 ) -> None:
     """Remove both releases. Volumes (PVCs) and secrets are kept unless --purge-data."""
-    kube, helm = connect(kubeconfig, context)
     if purge_data and not yes:
         confirm("delete every volume claim of the site and its secrets, for good?")
+    kube, helm = connect(kubeconfig, context)
     if all(state is None for state in helm.read(RELEASE_NAMES).values()):
         console.err.print("no release of the site is installed", markup=False)
     else:

@@ -129,16 +129,19 @@ def live(
     namespace: str,
     get: Get,
     scaled: set[tuple[str, str, str]] | None = None,
+    cluster_kinds: frozenset[str] = frozenset(),
 ) -> list[Drifted]:
     """The objects of a release against their live copies (``get`` is Kube.get);
-    ``scaled``: the workloads an autoscaler scales (``autoscaled``)."""
+    ``scaled``: the workloads an autoscaler scales (``autoscaled``); ``cluster_kinds``:
+    the kinds that have no namespace (named without one)."""
     found = []
     for obj in manifests:
         if not kept_by_release(obj):
             continue
         meta = obj.get("metadata", {})
         where = meta.get("namespace") or namespace
-        label = f"{obj['kind']} {where}/{meta.get('name')}"
+        place = "" if obj["kind"] in cluster_kinds else f"{where}/"
+        label = f"{obj['kind']} {place}{meta.get('name')}"
         want = _wanted(obj, where, scaled or set())
         current = get(obj["apiVersion"], obj["kind"], meta.get("name"), where)
         if current is None:
@@ -163,20 +166,25 @@ def find_live(kube: Kube, manifests: list[Obj], namespace: str) -> list[Drifted]
         return found.get((kind, name, ns)) or found.get((kind, name, None))
 
     scaled = autoscaled(kube, {ns for *_, ns in refs if ns})
-    return live(objects, namespace, get, scaled)
+    cluster_kinds = frozenset(kind for _, kind, _, ns in refs if ns is None)
+    return live(objects, namespace, get, scaled, cluster_kinds)
+
+
+def apply_as_helm(kube: Kube, obj: Obj, where: str, release: str, namespace: str) -> None:
+    """Apply an object of release ``release`` (in ``namespace``) as Helm applies it: as
+    its field manager, with its ownership marks, so Helm counts it as its own."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    if kube.namespaced(obj["apiVersion"], obj["kind"]):
+        meta["namespace"] = where
+    annotations = meta.setdefault("annotations", {})
+    annotations.update(dict(zip(HELM_OWNER, (release, namespace), strict=True)))
+    meta.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+    kube.apply(obj, manager=HELM_MANAGER)
 
 
 def repair(kube: Kube, release: str, namespace: str, drifted: list[Drifted]) -> list[str]:
     """Apply each drifted object again as Helm would; the labels of what was repaired."""
-    repaired = []
     for item in drifted:
-        obj = copy.deepcopy(item.obj)
-        meta = obj.setdefault("metadata", {})
-        if kube.namespaced(obj["apiVersion"], obj["kind"]):
-            meta["namespace"] = item.namespace
-        annotations = meta.setdefault("annotations", {})
-        annotations.update(dict(zip(HELM_OWNER, (release, namespace), strict=True)))
-        meta.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
-        kube.apply(obj, manager=HELM_MANAGER)
-        repaired.append(item.drift.what)
-    return repaired
+        apply_as_helm(kube, item.obj, item.namespace, release, namespace)
+    return [item.drift.what for item in drifted]
