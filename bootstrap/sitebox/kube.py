@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
-from sitebox.errors import SiteboxError
+from sitebox.errors import Location, SiteboxError
 
 Obj = dict[str, Any]
 Ref = tuple[str, str, str, str | None]  # apiVersion, kind, name, namespace (None: cluster-wide)
@@ -75,6 +76,28 @@ class Kube:
             raise KubeError(
                 f"cannot load kubeconfig {self.kubeconfig or '(default)'}: {exc}",
                 hint="check the path, or pass --kubeconfig / --context",
+            ) from None
+        except IsADirectoryError:
+            raise KubeError(
+                f"kubeconfig {self.kubeconfig} is a folder, not a file",
+                hint="give the kubeconfig file itself (`sitebox cluster kubeconfig` prints "
+                "a local cluster's)",
+            ) from None
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else None
+            raise KubeError(
+                f"kubeconfig {self.kubeconfig or '(default)'} is not valid YAML: {exc.problem}",
+                hint="fix the file, or get it again (`sitebox cluster kubeconfig`, your "
+                "cluster's admin)",
+                location=Location(self.kubeconfig or "(default kubeconfig)", line),
+            ) from None
+        except (yaml.YAMLError, OSError, AttributeError, TypeError):
+            # The client parses the file itself: one that is YAML but not a kubeconfig
+            # fails inside it, where it looks for the keys it expects.
+            raise KubeError(
+                f"kubeconfig {self.kubeconfig or '(default)'} is not a kubeconfig",
+                hint="give a kubeconfig file (apiVersion: v1, kind: Config, clusters, users, "
+                "contexts)",
             ) from None
         # Load tests submit from many threads at once; urllib3's default pool holds 4.
         self.api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32

@@ -17,10 +17,6 @@ pytestmark = pytest.mark.docs
 # it here, so the list only shrinks.
 WITHOUT_HINT = {
     ("sitebox.cluster.commands", "give --nodes or --node-pools, not both"),
-    ("sitebox.cluster.nodes", "cannot read node-pool file: {strerror}"),
-    ("sitebox.cluster.nodes", "not valid YAML: {exc}"),
-    ("sitebox.cluster.nodes", "each pool is a mapping"),
-    ("sitebox.cluster.nodes", "missing key {required}"),
     ("sitebox.cluster.nodes", "a taint needs `key` and an `effect` of {_EFFECTS}"),
     ("sitebox.cluster.sim", "{name} did not become ready ({what}) within {timeout}s; "
      "last lines of {log}:\n{record}"),

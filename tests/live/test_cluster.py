@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from typing import Any
 
 import pytest
@@ -211,6 +212,20 @@ def test_every_listener_is_on_loopback(sim_cluster: SimCluster) -> None:
         assert sockets, f"{record.name} listens nowhere?"
         assert {addr for addr, _ in sockets} == {"127.0.0.1"}, (record.name, sockets)
         assert procs.listening_tcp6(record.pid) == 0, record.name
+
+
+def test_the_state_folder_and_every_key_are_private(sim_cluster: SimCluster) -> None:
+    """The state folder holds the cluster's CA key, etcd's data and system:masters
+    kubeconfigs: no other local user may read any of it."""
+    state = ClusterState.load(sim_cluster.name)
+    assert state is not None
+    assert stat.S_IMODE(state.root.stat().st_mode) == 0o700
+    keys = [p for p in state.root.rglob("*") if p.suffix in (".key", ".kubeconfig")]
+    keys += [p for p in state.root.rglob("kubeconfig")]
+    assert len(keys) >= 5, keys
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in keys} == dict.fromkeys(
+        (p.name for p in keys), 0o600
+    )
 
 
 def test_second_up_with_the_same_name_is_refused(sim_cluster: SimCluster) -> None:

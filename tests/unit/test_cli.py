@@ -93,3 +93,21 @@ def test_purge_data_without_a_terminal_to_ask_on_needs_yes(tmp_path: Path) -> No
     assert result.code == 1, result.err
     assert "there is no terminal to ask on; nothing was changed" in result.err
     assert "fix: pass --yes" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a: [b\n", "is not valid YAML"),
+        ("just some text\n", "is not a kubeconfig"),
+        ("clusters: 3\n", "is not a kubeconfig"),
+    ],
+)
+def test_a_kubeconfig_that_is_not_one_is_a_clear_error(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(text)
+    result = run_sitebox("status", "--kubeconfig", str(config))
+    assert result.code == 1, result.err
+    assert words in result.err and "fix:" in result.err and "Traceback" not in result.err

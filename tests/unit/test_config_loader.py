@@ -354,3 +354,33 @@ def test_key_paths_quote_keys_that_are_not_plain_words() -> None:
     assert format_key_path(["labels", "sitebox.io/tier"]) == 'labels["sitebox.io/tier"]'
     assert format_key_path(["a.b", 0]) == '["a.b"][0]'
     assert Document(Path("x.yaml"), {}).line_of(["a"]) is None
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """Nine levels of nine-fold aliases: under a kilobyte, 9**9 values expanded."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        refs = ", ".join(f"*a{level - 1}" for _ in range(9))
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(billion_laughs())
+    assert path.stat().st_size < 1000
+    with pytest.raises(ConfigError) as err:
+        load_yaml(path)
+    assert "expands to more than 50,000 values" in err.value.render()
+    assert str(path) in err.value.render()
+
+
+def test_too_deep_or_too_large_files_are_refused(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 80 + "]" * 80 + "\n")
+    with pytest.raises(ConfigError, match="nested more than 64 levels"):
+        load_yaml(deep)
+    large = tmp_path / "large.yaml"
+    large.write_text("a: " + "x" * (5 * 2**20) + "\n")
+    with pytest.raises(ConfigError, match="larger than 4 MiB"):
+        load_yaml(large)

@@ -77,4 +77,25 @@ def test_pool_file_yaml_error_has_line(tmp_path: Path) -> None:
     with pytest.raises(SiteboxError) as err:
         load_pool_file(path)
     assert str(path) + ":" in err.value.render()
-    assert "not valid YAML" in err.value.render()
+    assert "invalid YAML" in err.value.render()
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "words"),
+    [
+        ("    count: three\n", "pools[0].count", "count must be a whole number of at least 1"),
+        ("    count: 2\n    gpu: x\n", "pools[0].gpu", "gpu must be a whole number of at least 0"),
+        ("    count: 0\n", "pools[0].count", "not 0"),
+        ("    count: 1\n    labels: [a]\n", "pools[0].labels", "labels must be a mapping"),
+    ],
+)
+def test_pool_file_values_of_the_wrong_type_name_file_line_and_key(
+    tmp_path: Path, line: str, key: str, words: str
+) -> None:
+    path = tmp_path / "pools.yaml"
+    path.write_text("pools:\n  - name: a\n    cpu: '8'\n    memory: 1Gi\n" + line)
+    with pytest.raises(SiteboxError) as err:
+        load_pool_file(path)
+    rendered = err.value.render()
+    assert f"{path}:" in rendered and f"({key})" in rendered and words in rendered, rendered
+    assert err.value.hint

@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ import yaml
 
 from sitebox.backup import sealing
 from sitebox.errors import SiteboxError
+from sitebox.files import write_private
 from sitebox.kube import Obj
 
 FORMAT = 1
@@ -81,18 +80,13 @@ def write(path: Path, contents: Contents, meta: dict[str, Any], passphrase: str)
     sealed = sealing.seal(json.dumps(secret).encode(), passphrase, _bound(manifest))
     manifest["files"].append({"path": SEALED, "size": len(sealed), "sha256": _digest(sealed)})
     members = {MANIFEST: json.dumps(manifest, indent=1).encode(), SEALED: sealed, **plain}
-    path = path.absolute()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o600
-                tar.addfile(info, io.BytesIO(data))
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(blob), 0o600
+            tar.addfile(info, io.BytesIO(blob))
+    write_private(path.absolute(), buffer.getvalue())
     return manifest
 
 

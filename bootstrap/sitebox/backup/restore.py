@@ -3,8 +3,9 @@
 Everything that can refuse does so before the cluster is touched: the archive's
 digests and seal, its distribution, its site file, and a render with the archived
 secrets whose values must equal the archived releases' values. Then, under the
-operation lease: the secrets (byte for byte), the volume claims (so that the
-workloads find their claims by name), both releases, the custom resources.
+operation lease: the secrets (byte for byte); the volume claims and their data (so
+that the workloads find their claims, filled, by name); both releases; the claims
+of the namespaces a chart makes, and the databases' dumps; the custom resources.
 Each step converges, so a restore stopped half-way is finished by running it again.
 """
 
@@ -22,6 +23,7 @@ from sitebox.components.names import SYSTEM_NAMESPACE
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
+from sitebox.files import write_private
 from sitebox.helm import Helm
 from sitebox.kube import Kube, wait_for
 from sitebox.lifecycle import install as installer
@@ -77,7 +79,7 @@ def check(path: Path, passphrase: str) -> tuple[dict[str, Any], archive.Contents
 def _site(contents: archive.Contents) -> Iterator[siteconfig.Site]:
     with tempfile.TemporaryDirectory(prefix="sitebox-restore-") as tmp:
         path = Path(tmp) / "site.yaml"
-        path.write_text(contents.site_yaml)
+        write_private(path, contents.site_yaml)
         yield siteconfig.load(path)
 
 

@@ -8,12 +8,12 @@ chart's Role allows, and the API server refuses everything else.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import yaml
 
 from sitebox.errors import SiteboxError
+from sitebox.files import write_private
 from sitebox.kube import Kube
 
 SUBMITTER_SUFFIX = "-submitter"
@@ -65,7 +65,4 @@ def write_kubeconfig(
         "current-context": user,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 from the start: the token must never be readable by others, even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(yaml.safe_dump(doc, sort_keys=False))
+    write_private(path, yaml.safe_dump(doc, sort_keys=False))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from sitebox.files import write_private
+
 
 def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
@@ -36,5 +38,4 @@ def write(path: Path, cluster: str, server: str, pki: Path, client: str) -> None
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
         "current-context": cluster,
     }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    path.chmod(0o600)
+    write_private(path, yaml.safe_dump(doc, sort_keys=False))

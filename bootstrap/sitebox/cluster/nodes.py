@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sitebox.cluster.quantity import QuantityError, cpu_millis, memory_bytes
+from sitebox.config.loader import Document, load_yaml
 from sitebox.errors import Location, SiteboxError
 
 FAKE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -129,65 +128,75 @@ def _check_unique(pools: list[NodePool], where: str) -> None:
         seen.add(pool.name)
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
+POOL_KEYS = ("name", "count", "cpu", "memory", "gpu", "pods", "ephemeralStorage", "labels",
+             "taints")  # fmt: skip
+
+
+def _number(doc: Document, index: int, key: str, minimum: int, default: int | None = None) -> int:
+    """A pool's whole-number field, or a clear error naming the file, line and key."""
+    value = doc.data["pools"][index].get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SiteboxError(
+            f"{key} must be a whole number of at least {minimum}, not {value!r}",
+            location=Location(str(doc.path), doc.lines.get(("pools", index, key)),
+                              f"pools[{index}].{key}"),
+            hint=f"write e.g. `{key}: {max(minimum, 1)}`",
+        )  # fmt: skip
+    return value
 
 
 def load_pool_file(path: Path) -> list[NodePool]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SiteboxError(
-            f"cannot read node-pool file: {exc.strerror}", location=Location(str(path))
-        ) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SiteboxError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            location=Location(str(path), mark.line + 1 if mark else None),
-        ) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("pools"), list) or not doc["pools"]:
+    doc = load_yaml(path, empty_hint="write a `pools:` list; see `sitebox cluster up --help`")
+    raw_pools = doc.data.get("pools")
+    if not isinstance(raw_pools, list) or not raw_pools:
         raise SiteboxError(
             "expected a `pools:` list with at least one pool",
-            location=Location(str(path)),
+            location=Location(str(path), doc.lines.get(("pools",))),
             hint="see `sitebox cluster up --help` for the file's shape",
         )
     pools = []
-    for index, raw in enumerate(doc["pools"]):
+    for index, raw in enumerate(raw_pools):
         key = f"pools[{index}]"
+        line = doc.lines.get(("pools", index))
         if not isinstance(raw, dict):
-            raise SiteboxError("each pool is a mapping", location=Location(str(path), key=key))
-        unknown = set(raw) - {
-            "name", "count", "cpu", "memory", "gpu", "pods", "ephemeralStorage", "labels", "taints",
-        }  # fmt: skip
-        if unknown:
-            bad = sorted(unknown)[0]
             raise SiteboxError(
-                f"unknown key {bad!r}",
-                location=Location(str(path), _line_of(text, f"{bad}:"), f"{key}.{bad}"),
-                hint="pool keys are name, count, cpu, memory, gpu, pods, ephemeralStorage, "
-                "labels, taints",
+                "each pool is a mapping",
+                location=Location(str(path), line, key),
+                hint="write each pool as `- {name: cpu, count: 3, cpu: '16', memory: 64Gi}`",
             )
+        unknown = sorted(set(raw) - set(POOL_KEYS))
+        if unknown:
+            raise SiteboxError(
+                f"unknown key {unknown[0]!r}",
+                location=Location(str(path), doc.lines.get(("pools", index, unknown[0])),
+                                  f"{key}.{unknown[0]}"),
+                hint=f"pool keys are {', '.join(POOL_KEYS)}",
+            )  # fmt: skip
         for required in ("name", "count", "cpu", "memory"):
             if required not in raw:
                 raise SiteboxError(
-                    f"missing key {required!r}", location=Location(str(path), key=key)
+                    f"missing key {required!r}",
+                    location=Location(str(path), line, key),
+                    hint="every pool needs name, count, cpu and memory",
                 )
+        labels = raw.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise SiteboxError(
+                "labels must be a mapping of label to value",
+                location=Location(str(path), doc.lines.get(("pools", index, "labels")),
+                                  f"{key}.labels"),
+                hint="write e.g. `labels: {sitebox.io/pool: batch}`",
+            )  # fmt: skip
         taints = tuple(_taint(t, path, f"{key}.taints") for t in raw.get("taints") or [])
         pool = NodePool(
             name=str(raw["name"]),
-            count=int(raw["count"]),
+            count=_number(doc, index, "count", 1),
             cpu=str(raw["cpu"]),
             memory=str(raw["memory"]),
-            gpu=int(raw.get("gpu", 0)),
-            pods=int(raw.get("pods", 110)),
+            gpu=_number(doc, index, "gpu", 0, 0),
+            pods=_number(doc, index, "pods", 1, 110),
             ephemeral_storage=str(raw.get("ephemeralStorage", "500Gi")),
-            labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+            labels={str(k): str(v) for k, v in labels.items()},
             taints=taints,
         )
         _check_sizes(pool.cpu, pool.memory, pool.count, f"{path}:{key}", pool.ephemeral_storage)

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sitebox.files import private_dir, write_private
+
 _VALIDITY = datetime.timedelta(days=365)
 API_SERVER_NAMES = (
     "localhost",
@@ -50,14 +52,10 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.chmod(0o600)
+    write_private(path, pem)
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
@@ -97,8 +95,7 @@ def _issue(
 
 def create(pki: Path) -> None:
     """Write ca, apiserver, service-account and client key pairs into ``pki``."""
-    pki.mkdir(parents=True, exist_ok=True)
-    pki.chmod(0o700)
+    private_dir(pki)
     ca_key = _key()
     ca_cert = _issue(_name("sitebox-sim-ca"), ca_key, None, ca_key, None)
     _write_key(pki / "ca.key", ca_key)

@@ -195,7 +195,8 @@ def up(
         pools=[asdict(p) for p in pools],
         kubernetes_version=pins.tools["kubernetes"].version,
     )
-    state.root.mkdir(parents=True)
+    state.root.parent.mkdir(parents=True, exist_ok=True)
+    state.root.mkdir(mode=0o700)  # its PKI, etcd's data and the admin kubeconfig
     try:
         state.save()
         _start(state, bins, pools, volume_tiers, say, timeout, pod_startup)

@@ -17,6 +17,7 @@ import yaml
 from sitebox.components import names
 from sitebox.compose import charts, values
 from sitebox.compose.secrets import Secrets
+from sitebox.files import private_dir, write_private
 from sitebox.helm import Helm, Template
 from sitebox.model.distro import Component, Distribution
 from sitebox.model.siteconfig import Site
@@ -173,9 +174,9 @@ def render(
 
 def write(result: SiteRender, out: Path) -> list[Path]:
     """One YAML file per release, objects in a stable order: same inputs, same bytes.
-    The folder is private (0700): rendered Secrets carry the site's secrets."""
-    out.mkdir(parents=True, exist_ok=True)
-    out.chmod(0o700)
+    The files are private (0600), and so is the folder if sitebox makes it: rendered
+    Secrets carry the site's secrets."""
+    private_dir(out)
     written = []
     for release in result.releases:
         objects = sorted(
@@ -191,8 +192,6 @@ def write(result: SiteRender, out: Path) -> list[Path]:
             for obj in objects
         )
         path = out / f"{release.name}.yaml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        write_private(path, text)
         written.append(path)
     return written

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sitebox.errors import SiteboxError
+from sitebox.files import private_dir, write_private
 from sitebox.kube import Kube
 
 
@@ -120,12 +121,8 @@ class FileStore:
         return {str(k): str(v) for k, v in data.items()}
 
     def write(self, values: Mapping[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(sorted(values.items())), handle, indent=2)
-        tmp.replace(self.path)
+        private_dir(self.path.parent)
+        write_private(self.path, json.dumps(dict(sorted(values.items())), indent=2))
 
 
 class ClusterStore:

@@ -150,10 +150,21 @@ def _fail(
     raise ConfigError([Problem(location, message, hint)])
 
 
+# Bounds on what one input file may hold. A site, fleet or inventory file is a few
+# kilobytes; YAML aliases can make a 700-byte file expand to billions of values (the
+# "billion laughs"), which must be refused at once, not built until memory runs out.
+MAX_BYTES = 4 * 2**20
+MAX_VALUES = 50_000  # a fleet of a hundred sites holds a few thousand
+MAX_DEPTH = 64
+
+
 def load_yaml(path: Path, *, allow_empty: bool = False, empty_hint: str = EMPTY_HINT) -> Document:
     """Read and parse one YAML file whose top level is a mapping."""
     name = str(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            _fail(name, None, f"is larger than {MAX_BYTES // 2**20} MiB: not a sitebox input",
+                  "give the site, fleet or inventory file itself")  # fmt: skip
         raw = path.read_bytes()
     except FileNotFoundError:
         _fail(name, None, "file not found", f"check the path, or create {path}")
@@ -234,10 +245,19 @@ class _Builder:
         self.lines: dict[KeyPath, int] = {}
         # Collections being built right now: an alias to one of them is a cycle.
         self._open: set[int] = set()
+        self._built = 0  # values built so far, aliases expanded: bounded (MAX_VALUES)
 
     def build(self, node: Node, path: KeyPath) -> Any:
         # A mapping entry already has its key's line; a list item (or the root) gets its own.
         self.lines.setdefault(path, _line(node))
+        self._built += 1
+        if self._built > MAX_VALUES:
+            _fail(self.name, _line(node), f"expands to more than {MAX_VALUES:,} values "
+                  "(aliases repeated inside aliases?)",
+                  "write the values out, or use fewer nested aliases", path)  # fmt: skip
+        if len(path) > MAX_DEPTH:
+            _fail(self.name, _line(node), f"is nested more than {MAX_DEPTH} levels deep",
+                  "flatten the structure", path)  # fmt: skip
         if isinstance(node, ScalarNode):
             return _scalar(self.name, node)
         if id(node) in self._open:
