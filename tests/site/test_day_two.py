@@ -234,3 +234,60 @@ def test_a_changed_archive_is_refused_before_anything_is_applied(
     assert "Traceback" not in refused.err
     after = kube.get("v1", "Secret", ClusterStore.NAME, SYSTEM_NAMESPACE) or {}
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_a_backup_schedule_is_made_changed_and_removed_by_install(
+    installed: SiteCluster, tmp_path: Path
+) -> None:
+    kube = Kube(installed.kubeconfig)
+    base = installed.site.read_text()
+    site = tmp_path / "site.yaml"
+    site.write_text(base + "backup: {schedule: '30 2 * * *', to: 's3://site-backups/demo'}\n")
+    made = installed.sitebox("install", "-f", str(site))
+    assert made.code == 0, made.err[-3000:]
+    assert "sitebox: unchanged at revision" in made.err, "the releases did not change"
+    (cron,) = kube.list_objects("batch/v1", "CronJob", SITE_NAMESPACE, "sitebox.io/backup-schedule")
+    assert (cron["spec"]["schedule"], cron["spec"]["timeZone"]) == ("30 2 * * *", "Etc/UTC")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "nodeName" not in pod
+    follow = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    hub_pod = next(p for p in kube.list_objects("v1", "Pod", SITE_NAMESPACE, "component=hub"))
+    assert follow["labelSelector"]["matchLabels"].items() <= hub_pod["metadata"]["labels"].items()
+    # What the schedule runs, run now: it lands beside the hub and completes.
+    kube.create({"apiVersion": "batch/v1", "kind": "Job",
+                 "metadata": {"name": "backup-now", "namespace": SITE_NAMESPACE},
+                 "spec": cron["spec"]["jobTemplate"]["spec"]})  # fmt: skip
+
+    def done() -> bool:
+        job = kube.get("batch/v1", "Job", "backup-now", SITE_NAMESPACE) or {}
+        return bool((job.get("status") or {}).get("succeeded"))
+
+    wait_for("the scheduled copy to complete", done, timeout=120)
+    (ran,) = kube.list_objects("v1", "Pod", SITE_NAMESPACE, "job-name=backup-now")
+    assert ran["spec"]["nodeName"] == hub_pod["spec"]["nodeName"]
+    kube.delete("batch/v1", "Job", "backup-now", SITE_NAMESPACE, foreground=True)
+
+    site.write_text(base + "backup: {schedule: '0 4 * * 0', to: 's3://site-backups/demo'}\n")
+    changed = installed.sitebox("install", "-f", str(site))
+    assert changed.code == 0, changed.err[-3000:]
+    (cron,) = kube.list_objects("batch/v1", "CronJob", SITE_NAMESPACE, "sitebox.io/backup-schedule")
+    assert cron["spec"]["schedule"] == "0 4 * * 0"
+    again = installed.sitebox("install", "-f", str(site))
+    assert "nothing to change" in again.err, "an unchanged schedule is no change"
+
+    site.write_text(
+        base
+        + "backup: {schedule: '0 4 * * 0', to: 's3://x/y', endpoint: 'https://s3.example.org'}\n"
+    )
+    # Another store's keys: none in the environment, and no Secret of the admin's (the
+    # one the site's own store's copies used is deleted here).
+    kube.delete("v1", "Secret", "sitebox-backup-target", SITE_NAMESPACE)
+    refused = installed.sitebox("install", "-f", str(site))
+    assert refused.code == 1 and "backup: no keys for https://s3.example.org" in refused.err
+    assert "nothing was applied" in refused.err
+
+    gone = installed.sitebox("install", "-f", str(installed.site))
+    assert gone.code == 0, gone.err[-3000:]
+    assert (
+        kube.list_objects("batch/v1", "CronJob", SITE_NAMESPACE, "sitebox.io/backup-schedule") == []
+    )

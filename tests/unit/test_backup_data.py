@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from sitebox.backup import data
+from sitebox.backup import data, schedule
 from sitebox.errors import SiteboxError
 
 pytestmark = pytest.mark.unit
@@ -96,3 +96,23 @@ def test_a_target_must_be_an_s3_location_with_an_endpoint() -> None:
         data.Target.parse("https://b/p", "http://x")
     with pytest.raises(SiteboxError, match="no S3 endpoint"):
         data.Target.parse("s3://b/p", None)
+
+
+def test_a_scheduled_copy_follows_its_pod_by_affinity_and_is_stamped() -> None:
+    settings = {"schedule": "30 2 * * *", "to": "s3://site-backups/uni"}
+    keys = ("AKIAEXAMPLEKEY", "very-secret-key-value")
+    plan = schedule.Plan(settings, TARGET, keys)
+    hub = data.Item(**{**HUB.__dict__, "neighbours": (("app", "jupyterhub"), ("component", "hub"))})
+    cron = schedule.cron_job(hub, plan, IMAGE)
+    spec = cron["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"]) == ("30 2 * * *", "Forbid")
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert "nodeName" not in pod, "a CronJob cannot name the node in advance"
+    (follow,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert follow["labelSelector"]["matchLabels"] == {"app": "jupyterhub", "component": "hub"}
+    assert follow["topologyKey"] == "kubernetes.io/hostname"
+    stamp = cron["metadata"]["annotations"][schedule.SETTINGS]
+    other = schedule.cron_job(hub, schedule.Plan({**settings, "schedule": "0 4 * * *"}, TARGET,
+                                                 None), IMAGE)  # fmt: skip
+    assert other["metadata"]["annotations"][schedule.SETTINGS] != stamp
+    assert not any(k in json.dumps(cron) for k in keys), "keys never in the spec"

@@ -79,6 +79,9 @@ class Item:
     node: str | None = None  # the node of the pod that mounts the claim now
     image: str | None = None  # the database's own image, for its dump tool
     env: tuple[tuple[str, Any], ...] = ()  # the database container's env (credentials by reference)
+    # The labels of the pod that mounts the claim: a scheduled copy follows it by pod
+    # affinity, as it cannot name the node in advance.
+    neighbours: tuple[tuple[str, str], ...] = ()
 
     def record(self) -> dict[str, Any]:
         """What the manifest keeps of it: no node (a restore runs on another cluster), no
@@ -107,6 +110,16 @@ def _consumer(kube: Kube, namespace: str, claim: str) -> Obj | None:
         if any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim for v in volumes):
             return pod
     return None
+
+
+# Labels that name one pod or one revision of its controller, not the workload.
+_PER_POD = ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
+            "apps.kubernetes.io/pod-index")  # fmt: skip
+
+
+def _neighbours(pod: Obj | None) -> tuple[tuple[str, str], ...]:
+    labels = ((pod or {}).get("metadata") or {}).get("labels") or {}
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in _PER_POD))
 
 
 def _user(pod: Obj | None) -> tuple[int | None, int | None, int | None]:
@@ -150,6 +163,7 @@ def items(kube: Kube, chosen: list[tuple[str, str]]) -> list[Item]:
                 _user(hub),
                 hub["spec"].get("nodeName"),
                 image,
+                neighbours=_neighbours(hub),
             )
         )
     reana = _with_database(
@@ -165,8 +179,9 @@ def items(kube: Kube, chosen: list[tuple[str, str]]) -> list[Item]:
             )
         pod = _consumer(kube, namespace, claim)
         node = (pod or {}).get("spec", {}).get("nodeName")
+        key = f"claims/{namespace}/{claim}"
         found.append(
-            Item("claim", namespace, claim, f"claims/{namespace}/{claim}", _user(pod), node)
+            Item("claim", namespace, claim, key, _user(pod), node, neighbours=_neighbours(pod))
         )
     return found
 

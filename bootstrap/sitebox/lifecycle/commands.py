@@ -15,6 +15,7 @@ import click
 from rich.table import Table
 
 from sitebox import console
+from sitebox.backup import schedule
 from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose import bundle as bundles
 from sitebox.compose import diff
@@ -101,13 +102,17 @@ def _apply(
     air_gapped: bool,
 ) -> bool:
     """Apply the render, unless the site is installed exactly as rendered already and
-    nothing drifted on the cluster: then there is nothing to check the cluster for
-    (preflight) or to validate afresh, and a re-run takes seconds. Drift alone is
-    repaired without preflight: the site was admitted when it was installed. True if
-    anything was applied."""
+    nothing drifted on the cluster (nor the scheduled backups from `backup:`): then
+    there is nothing to check the cluster for (preflight) or to validate afresh, and a
+    re-run takes seconds. Drift alone is repaired without preflight: the site was
+    admitted when it was installed. True if anything was applied."""
     started = time.monotonic()
     current = installer.unchanged(result, found_now)
-    if current is not None and not installer.drifted(kube, result, found_now):
+    if (
+        current is not None
+        and schedule.up_to_date(kube, result.site)
+        and not installer.drifted(kube, result, found_now)
+    ):
         _report(result, current)
         console.err.print(
             f"site {result.site.name!r}: nothing to change; `sitebox validate` checks it",
@@ -396,6 +401,9 @@ def uninstall_cmd(
                     if "not found" not in exc.message:
                         raise
             history.forget(kube)
+            removed = schedule.remove(kube)
+            if removed:
+                console.err.print(f"removed {removed} scheduled backup(s)", markup=False)
     claims = [
         (ns, c["metadata"]["name"])
         for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)

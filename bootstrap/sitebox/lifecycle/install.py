@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from sitebox.backup import schedule
 from sitebox.components.names import (
     BATCH_NAMESPACE,
     PART_OF_LABEL,
@@ -359,10 +360,14 @@ def apply_held(
     result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str, operation: str
 ) -> list[Outcome]:
     """``apply``'s work, for a caller that holds the lease; the pair of revisions it
-    leaves is recorded as the site's revision."""
+    leaves is recorded as the site's revision, and the scheduled backups are set."""
+    plan = schedule.prepare(kube, result.site, result.secrets)  # refuses before any change
     outcomes = _apply(result, kube, helm, say, timeout)
     revisions = {o.release: o.revision for o in outcomes}
     history.record(kube, revisions, result.site.distribution.version, operation)
+    scheduled = tuple(schedule.apply(kube, result.site, plan))
+    if scheduled:
+        say(f"scheduled backups: {', '.join(scheduled)}")
     return outcomes
 
 
