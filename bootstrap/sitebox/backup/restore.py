@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sitebox.backup import archive, data
+from sitebox.backup import archive, data, schedule
 from sitebox.components.names import SYSTEM_NAMESPACE
 from sitebox.compose import secrets as secret_store
 from sitebox.compose.render import SiteRender
@@ -205,6 +205,7 @@ def restore(
         ) as result,
     ):
         _same_values(result, contents, str(path))
+        plan = schedule.prepare(kube, site, result.secrets)
         installer.admit(kube, result, installer.states(helm, result))
         image = site.distribution.backup_images["copy"]
         with lock.held(kube, f"restore of site {site.name}"):
@@ -220,7 +221,7 @@ def restore(
             if source is not None:
                 data.restore(kube, manifest["data"], source.target, source.keys, image, say,
                              early, before_releases=True)  # fmt: skip
-            outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore")
+            outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore", plan)
             later = {_key(c)[0] for c in contents.claims} - early
             _claims(kube, result, contents, filled, later)
             if source is not None:

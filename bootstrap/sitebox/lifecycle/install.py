@@ -6,7 +6,7 @@ server-side apply, `sitebox-system`, and `sitebox`. Each release is a
 `helm upgrade --install` that waits and rolls back a failed attempt, so an
 interrupted run leaves either the old or the new revision, and the next run
 converges. A release whose chart and values are unchanged is not upgraded; what drifted
-from its render on the cluster (edited, scaled or deleted by hand) is applied
+on the cluster from what Helm applied (edited, scaled or deleted by hand) is applied
 again (lifecycle.repair).
 """
 
@@ -350,18 +350,25 @@ def apply(
 ) -> list[Outcome]:
     """Install or upgrade both releases of a prepared render, system first, holding the
     cluster's operation lease throughout. ``found_now``: the releases' states if the
-    caller has just read them."""
+    caller has just read them; ``operation``: what the site's history records."""
+    plan = schedule.prepare(kube, result.site, result.secrets)  # may refuse: before any change
     admit(kube, result, states(helm, result) if found_now is None else found_now)
     with lock.held(kube, f"{operation} of site {result.site.name}"):
-        return apply_held(result, kube, helm, say, timeout, operation)
+        return apply_held(result, kube, helm, say, timeout, operation, plan)
 
 
 def apply_held(
-    result: renderer.SiteRender, kube: Kube, helm: Helm, say: Say, timeout: str, operation: str
+    result: renderer.SiteRender,
+    kube: Kube,
+    helm: Helm,
+    say: Say,
+    timeout: str,
+    operation: str,
+    plan: schedule.Plan | None,
 ) -> list[Outcome]:
     """``apply``'s work, for a caller that holds the lease; the pair of revisions it
-    leaves is recorded as the site's revision, and the scheduled backups are set."""
-    plan = schedule.prepare(kube, result.site, result.secrets)  # refuses before any change
+    leaves is recorded as the site's revision, and the scheduled backups (``plan``,
+    from ``schedule.prepare``) are set."""
     outcomes = _apply(result, kube, helm, say, timeout)
     revisions = {o.release: o.revision for o in outcomes}
     history.record(kube, revisions, result.site.distribution.version, operation)
