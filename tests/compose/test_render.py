@@ -16,6 +16,7 @@ from sitebox.compose import secrets as secret_store
 from sitebox.compose.values import release_values
 from sitebox.errors import SiteboxError
 from sitebox.model import siteconfig
+from sitebox.render.policy import pod_spec
 from tests.compose.conftest import write_site
 from tests.conftest import UPSTREAM_CHARTS, run_sitebox
 
@@ -169,6 +170,39 @@ def test_composed_chart_carries_only_enabled_components(
     assert sorted(info["charts"]) == ["batch-0.1.0", "site-base-0.2.0"]
     assert not any("jupyterhub" in n for n in names)
     assert "docker.io/htcondor/cm:25.0.1-el9" in info["images"]
+    # Queue mode's job image is passed in configuration, not run: declared, so carried.
+    assert "docker.io/library/almalinux:9.6" in info["images"]
+
+
+def test_a_bundle_carries_every_image_the_render_runs(
+    tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    pool = OWN_CHARTS_ONLY + (
+        "  batch:\n    mode: htcondor\n    workers: 1\n    quota: {cpu: '6', memory: 12Gi}\n"
+        "    job: {cpu: 500m, memory: 1Gi}\n"
+    )
+    site = write_site(tmp_path, pool)
+    made = run_sitebox("bundle", "create", "-f", str(site), "-o", "b.tgz", env=workspace,
+                       cwd=tmp_path)  # fmt: skip
+    assert made.code == 0, made.err
+    with tarfile.open(tmp_path / "b.tgz") as tar:
+        listed = tar.extractfile("images.txt").read().decode().split()  # type: ignore[union-attr]
+    rendered = run_sitebox("render", "-f", str(site), "-o", "out", env=workspace, cwd=tmp_path)
+    assert rendered.code == 0, rendered.err
+    used = {
+        image for path in (tmp_path / "out").iterdir()
+        for obj in yaml.safe_load_all(path.read_text()) if obj
+        for image in _pod_images(obj)
+    }  # fmt: skip
+    assert {"docker.io/htcondor/cm:25.0.1-el9", "docker.io/htcondor/execute:25.0.1-el9"} <= used
+    assert used <= set(listed), used - set(listed)
+
+
+def _pod_images(obj: dict[str, Any]) -> list[str]:
+    spec = pod_spec(obj)
+    if spec is None:
+        return []
+    return [c["image"] for c in [*spec.get("initContainers", []), *spec.get("containers", [])]]
 
 
 def test_bundle_round_trip_renders_the_same_bytes(

@@ -21,6 +21,7 @@ from sitebox.compose import chartpins
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
 from sitebox.model import distro
+from sitebox.render.policy import pod_spec
 
 MANIFEST = "bundle.json"
 
@@ -33,13 +34,7 @@ def create(result: SiteRender, path: Path) -> dict[str, object]:
             f"cannot bundle: charts missing on this machine: {names}",
             hint="run `sitebox charts pull -f site.yaml` on a connected machine first",
         )
-    images = sorted(
-        {
-            i
-            for name in result.site.enabled()
-            for i in result.site.distribution.components[name].images
-        }
-    )
+    images = images_of(result)
     info: dict[str, object] = {
         "site": result.site.name,
         "distribution": result.site.distribution.version,
@@ -60,6 +55,51 @@ def create(result: SiteRender, path: Path) -> dict[str, object]:
         _add_text(tar, MANIFEST, json.dumps(info, indent=2))
         _add_text(tar, "images.txt", "\n".join(images) + "\n")
     return info
+
+
+def _moving(image: str) -> bool:
+    """An image named by a tag that moves: none (``latest``) or ``latest`` itself."""
+    if "@" in image:
+        return False
+    name = image.rsplit("/", 1)[-1]
+    return ":" not in name or name.endswith(":latest")
+
+
+def _full(image: str) -> str:
+    """An image's full name, as a registry mirror is filled: Docker Hub's short names
+    (``traefik:3.3``, ``chrislusf/seaweedfs:4.44``) with their registry and namespace."""
+    first, _, rest = image.partition("/")
+    if first == "docker.io" and "/" not in rest:
+        return f"docker.io/library/{rest}"
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if rest else f"docker.io/library/{image}"
+
+
+def images_of(result: SiteRender) -> list[str]:
+    """Every image the site pulls: the containers and init containers of every rendered
+    workload (hooks included), and the images the distribution declares for the enabled
+    components (those the charts only pass on in configuration: the notebook servers',
+    Dask workers', grid jobs' images). An image by a moving tag is refused: the mirror
+    would hold another image than the site later pulls."""
+    found = {
+        _full(container["image"])
+        for release in result.releases
+        for obj in release.manifests
+        if (spec := pod_spec(obj)) is not None
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    }
+    distribution = result.site.distribution
+    found |= {
+        _full(i) for name in result.site.enabled() for i in distribution.components[name].images
+    }
+    moving = sorted(i for i in found if _moving(i))
+    if moving:
+        raise SiteboxError(
+            f"cannot bundle images by a moving tag: {', '.join(moving)}; nothing was written",
+            hint="pin each to a version tag or a digest (the component's `values` in site.yaml)",
+        )
+    return sorted(found)
 
 
 def _version(chart: Path) -> str:
