@@ -81,18 +81,15 @@ def _claim(value: str) -> tuple[str, str]:
 
 
 def _keys(endpoint: str, secrets: dict[str, str]) -> tuple[str, str]:
-    """The target's keys: from the environment (as every S3 tool reads them), else the
-    site's own store's when the target is that store."""
-    given = (os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY"))
-    if given[0] and given[1]:
-        return given[0], given[1]
-    own = (secrets.get("storage.accessKey"), secrets.get("storage.secretKey"))
-    if endpoint == data.OWN_ENDPOINT and own[0] and own[1]:
-        return own[0], own[1]
-    raise SiteboxError(
-        f"no keys for the S3 endpoint {endpoint}",
-        hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the keys of that store",
-    )
+    keys = data.keys_for(endpoint, secrets)
+    if keys is None:
+        raise SiteboxError(
+            f"no keys for the S3 endpoint {endpoint}",
+            hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the keys of that store"
+            if endpoint != data.OWN_ENDPOINT
+            else "the site runs no S3 store of its own: pass --s3-endpoint of another store",
+        )
+    return keys
 
 
 @click.command("backup")

@@ -17,9 +17,10 @@ its database runs.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -364,6 +365,16 @@ def run(kube: Kube, jobs: list[Obj], say: Say, timeout: float = 3600) -> None:
 
 
 OWN_ENDPOINT = f"http://sitebox-seaweedfs-s3.{SITE_NAMESPACE}.svc:8333"  # the site's own store
+
+
+def keys_for(endpoint: str, secrets: Mapping[str, str]) -> tuple[str, str] | None:
+    """The keys of an S3 endpoint: the site's own store's for that store; for another,
+    from the environment, as every S3 tool reads them; None if there are none."""
+    if endpoint == OWN_ENDPOINT:
+        own = (secrets.get("storage.accessKey"), secrets.get("storage.secretKey"))
+        return (own[0], own[1]) if own[0] and own[1] else None
+    given = (os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY"))
+    return (given[0], given[1]) if given[0] and given[1] else None
 
 
 def back_up(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,16 +51,14 @@ def prepare(kube: Kube, site: Site, secrets: Secrets) -> Plan | None:
         return None
     endpoint = settings.get("endpoint") or data.OWN_ENDPOINT
     target = data.Target.parse(settings["to"], endpoint)
-    if endpoint == data.OWN_ENDPOINT:
-        if "storage" not in site.enabled():
-            raise SiteboxError(
-                "backup: the site runs no S3 store of its own to copy into; nothing was applied",
-                hint="set backup.endpoint to an S3 store (one outside the cluster survives it)",
-            )
-        return Plan(settings, target, (secrets["storage.accessKey"], secrets["storage.secretKey"]))
-    given = (os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY"))
-    if given[0] and given[1]:
-        return Plan(settings, target, (given[0], given[1]))
+    if endpoint == data.OWN_ENDPOINT and "storage" not in site.enabled():
+        raise SiteboxError(
+            "backup: the site runs no S3 store of its own to copy into; nothing was applied",
+            hint="set backup.endpoint to an S3 store (one outside the cluster survives it)",
+        )
+    keys = data.keys_for(endpoint, secrets)
+    if keys is not None:
+        return Plan(settings, target, keys)
     namespaces = {SITE_NAMESPACE, *(ns for ns, _ in _claims(settings))}
     missing = sorted(
         ns for ns in namespaces if kube.read_secret(ns, data.CREDENTIALS) is None
