@@ -191,6 +191,7 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
     running.send_signal(signal.SIGTERM)
     _, err = running.communicate(timeout=60)
     assert running.returncode == 130, err
+    assert "run the same `sitebox restore` command again" in err and "Traceback" not in err
     assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
 
     again = run_sitebox("restore", str(archive), *elsewhere, "--kubeconfig",

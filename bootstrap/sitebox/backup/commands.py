@@ -13,7 +13,7 @@ from sitebox import console
 from sitebox.backup import archive, collect, data
 from sitebox.backup import restore as restorer
 from sitebox.compose.commands import load_site, profile_option, site_option
-from sitebox.errors import SiteboxError
+from sitebox.errors import RunInterruptedError, SiteboxError
 from sitebox.lifecycle.commands import connect
 from sitebox.options import context_option, kubeconfig_option, validate_option
 from sitebox.validate.commands import after_install
@@ -182,10 +182,17 @@ def restore_cmd(
             else data.Target(recorded.bucket, recorded.prefix, endpoint)
         )
         source = restorer.DataSource(target, _keys(target.endpoint, contents.secrets))
-    with console.err.status("restoring") as spinner:
-        outcomes = restorer.restore(
-            archive_path, secret, kube, helm, spinner.update, timeout, source
-        )
+    try:
+        with console.err.status("restoring") as spinner:
+            outcomes = restorer.restore(
+                archive_path, secret, kube, helm, spinner.update, timeout, source
+            )
+    except KeyboardInterrupt:
+        raise RunInterruptedError(
+            "interrupted; the restore stopped part of the way",
+            hint="run the same `sitebox restore` command again: each step it has done is "
+            "done again the same way, and it goes on from there",
+        ) from None
     for outcome in outcomes:
         console.err.print(f"{outcome.release}: at revision {outcome.revision}", markup=False)
     console.err.print(f"restored the site from {archive_path}", markup=False)
