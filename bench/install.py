@@ -124,6 +124,7 @@ def main() -> None:
     finally:
         sitebox("cluster", "down", "--name", NAME)
         shutil.rmtree(work)  # the values files hold the site's secrets
+        shutil.rmtree(os.environ["SITEBOX_STATE"])  # the clusters' keys and the secret store
     report: dict[str, object] = {"site": args.site, "pod_startup_s": args.pod_startup}
     medians = {name: statistics.median(v) for name, v in times.items()}
     for name, runs in times.items():
