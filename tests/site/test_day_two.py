@@ -183,11 +183,14 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
         env=keys_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
-    def secrets_restored() -> bool:
+    def installing() -> bool:
+        """Half-way: the secrets written, Helm at work on the site release."""
         assert running.poll() is None, running.communicate()
-        return target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) is not None
+        records = target.list_objects("v1", "Secret", SITE_NAMESPACE, "owner=helm,name=sitebox")
+        return any(r["metadata"]["labels"]["status"] == "pending-install" for r in records)
 
-    wait_for("the restore to write the secrets", secrets_restored, timeout=300, interval=0.05)
+    wait_for("the restore to install the site release", installing, timeout=300, interval=0.05)
+    assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
     running.send_signal(signal.SIGTERM)
     _, err = running.communicate(timeout=60)
     assert running.returncode == 130, err
