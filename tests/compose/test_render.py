@@ -16,7 +16,7 @@ from sitebox.compose import secrets as secret_store
 from sitebox.compose.values import release_values
 from sitebox.errors import SiteboxError
 from sitebox.model import siteconfig
-from sitebox.render.policy import pod_spec
+from sitebox.render.policy import containers_of
 from tests.compose.conftest import write_site
 from tests.conftest import UPSTREAM_CHARTS, run_sitebox
 
@@ -199,10 +199,7 @@ def test_a_bundle_carries_every_image_the_render_runs(
 
 
 def _pod_images(obj: dict[str, Any]) -> list[str]:
-    spec = pod_spec(obj)
-    if spec is None:
-        return []
-    return [c["image"] for c in [*spec.get("initContainers", []), *spec.get("containers", [])]]
+    return [c["image"] for c in containers_of(obj)]
 
 
 def test_bundle_round_trip_renders_the_same_bytes(

@@ -10,7 +10,7 @@ import pytest
 from sitebox.compose import render as renderer
 from sitebox.compose.bundle import _full, images_of
 from sitebox.compose.commands import load_site, secrets_for
-from sitebox.render.policy import pod_spec
+from sitebox.render.policy import containers_of
 
 PROFILES = ("demo", "tier3", "tier2", "analysis-facility")
 
@@ -29,8 +29,7 @@ def test_the_image_list_holds_every_image_the_render_runs(
         listed = images_of(result)
         ran = {
             _full(c["image"]) for release in result.releases for obj in release.manifests
-            if (spec := pod_spec(obj)) is not None
-            for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+            for c in containers_of(obj)
         }  # fmt: skip
     assert ran and ran <= set(listed), ran - set(listed)
     assert len(listed) == len(set(listed)) and listed == sorted(listed)

@@ -21,7 +21,7 @@ from sitebox.compose import chartpins
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
 from sitebox.model import distro
-from sitebox.render.policy import pod_spec
+from sitebox.render.policy import containers_of
 
 MANIFEST = "bundle.json"
 
@@ -86,8 +86,7 @@ def images_of(result: SiteRender) -> list[str]:
         _full(container["image"])
         for release in result.releases
         for obj in release.manifests
-        if (spec := pod_spec(obj)) is not None
-        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        for container in containers_of(obj)
     }
     distribution = result.site.distribution
     found |= {

@@ -18,6 +18,7 @@ from sitebox.errors import SiteboxError
 from sitebox.fleet import loader, ops, runner
 from sitebox.fleet.model import Fleet, FleetSite
 from sitebox.fleet.report import SiteReport
+from sitebox.lifecycle.commands import confirm
 from sitebox.options import validate_option
 from sitebox.validate.commands import summary
 
@@ -187,8 +188,7 @@ def upgrade_cmd(
         options = ops.Options(skip_unavailable, timeout, charts)
         if not yes:
             _show_plan(runner.run(members, ops.plan, options, parallel))
-            if not click.confirm("upgrade these sites?", default=False, err=True):
-                raise SiteboxError("nothing changed", hint="pass --yes to upgrade without asking")
+            confirm("upgrade these sites?")
         if rolling:
             reports = runner.rolling(members, ops.upgrade, options, step, then)
         else:

@@ -27,7 +27,7 @@ from sitebox.preflight.checks import (
     check_all,
     gather,
 )
-from sitebox.render.policy import pod_spec
+from sitebox.render.policy import containers_of, pod_spec
 
 Obj = Mapping[str, Any]
 STATIC = "kubernetes.io/no-provisioner"
@@ -226,10 +226,7 @@ def downloads(manifests: Sequence[Obj], air_gapped: bool) -> Result:
     name = "downloads"
     found = []
     for obj in manifests:
-        spec = pod_spec(obj)
-        if spec is None:
-            continue
-        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for container in containers_of(obj):
             for url in _urls(container):
                 found.append(f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}: {url}")
     if not found:

@@ -124,6 +124,15 @@ def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return _template_spec(spec)
 
 
+def containers_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The init containers and containers of the pods an object runs (none if it runs
+    no pods)."""
+    spec = pod_spec(obj)
+    if spec is None:
+        return []
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
 def _template_spec(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for key in ("template", "jobTemplate"):
         inner = spec.get(key)
