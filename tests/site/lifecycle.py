@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE
-from sitebox.kube import Kube
+from sitebox.kube import Kube, wait_for
 from sitebox.model import profiles
 from tests.site.conftest import SiteCluster
 
@@ -66,3 +67,15 @@ def uninstall_keeps_volumes(cluster: SiteCluster, before: dict[str, str]) -> Non
     data = {k: v for k, v in before.items() if not k.endswith("/cvmfs")}
     assert data, "the site had data volumes"
     assert {k: kept.get(k) for k in data} == data, "every data claim kept, on its volume"
+
+
+def wait_for_site_install(kube: Kube, running: subprocess.Popen[str]) -> None:
+    """Until Helm is at work on the site release (``pending-install``) in the run that
+    ``running`` is; the run must still be going."""
+
+    def installing() -> bool:
+        assert running.poll() is None, running.communicate()
+        records = kube.list_objects("v1", "Secret", SITE_NAMESPACE, "owner=helm,name=sitebox")
+        return any(r["metadata"]["labels"]["status"] == "pending-install" for r in records)
+
+    wait_for("release sitebox pending-install", installing, timeout=300, interval=0.05)

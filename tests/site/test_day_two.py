@@ -20,7 +20,7 @@ from sitebox.helm import Helm
 from sitebox.kube import Kube, wait_for
 from tests.conftest import run_sitebox
 from tests.site.conftest import CLUSTERS, SiteCluster
-from tests.site.lifecycle import claims, install_converges
+from tests.site.lifecycle import claims, install_converges, wait_for_site_install
 
 pytestmark = pytest.mark.live
 PROFILE = "demo"
@@ -183,13 +183,7 @@ def test_backup_then_restore_onto_a_new_cluster_even_when_stopped_half_way(
         env=keys_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
-    def installing() -> bool:
-        """Half-way: the secrets written, Helm at work on the site release."""
-        assert running.poll() is None, running.communicate()
-        records = target.list_objects("v1", "Secret", SITE_NAMESPACE, "owner=helm,name=sitebox")
-        return any(r["metadata"]["labels"]["status"] == "pending-install" for r in records)
-
-    wait_for("the restore to install the site release", installing, timeout=300, interval=0.05)
+    wait_for_site_install(target, running)  # half-way: the secrets written, Helm at work
     assert target.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) == secrets
     running.send_signal(signal.SIGTERM)
     _, err = running.communicate(timeout=60)

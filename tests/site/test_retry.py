@@ -18,8 +18,9 @@ import time
 import pytest
 
 from sitebox.components.names import SITE_NAMESPACE
-from sitebox.kube import Kube, wait_for
+from sitebox.kube import Kube
 from tests.site.conftest import SiteCluster
+from tests.site.lifecycle import wait_for_site_install
 
 pytestmark = pytest.mark.live
 PROFILE = "demo"
@@ -57,12 +58,7 @@ def test_a_terminated_install_says_what_it_left_and_is_retried(
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
-    def installing() -> bool:
-        assert running.poll() is None, running.communicate()
-        records = kube.list_objects("v1", "Secret", SITE_NAMESPACE, "owner=helm,name=sitebox")
-        return any(r["metadata"]["labels"]["status"] == "pending-install" for r in records)
-
-    wait_for("release sitebox pending-install", installing, timeout=300, interval=0.05)
+    wait_for_site_install(kube, running)
     started = time.monotonic()
     running.send_signal(signal.SIGTERM)
     _, err = running.communicate(timeout=60)
