@@ -26,7 +26,7 @@ from sitebox.errors import RunInterruptedError, SiteboxError
 COMMANDS = {
     "backup": "sitebox.backup.commands:backup_cmd",
     "batch": "sitebox.batch.commands:batch",
-    "bundle": "sitebox.compose.commands:bundle_group",
+    "bundle": "sitebox.compose.bundle_commands:bundle_group",
     "charts": "sitebox.compose.commands:charts_group",
     "cluster": "sitebox.cluster.commands:cluster",
     "fleet": "sitebox.fleet.commands:fleet",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def private_dir(path: Path) -> Path:
@@ -17,15 +20,22 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes | str) -> None:
-    """Write ``path`` 0600: created so beside it, then renamed into place, so it is never
-    readable by others, even briefly, nor seen half-written."""
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+@contextmanager
+def private_file(path: Path) -> Iterator[BinaryIO]:
+    """A handle to write ``path`` through, 0600: the file is made beside it and renamed
+    into place when the block ends, so it is never readable by others, even briefly,
+    nor seen half-written; if the block fails, nothing is left."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.absolute().parent)  # 0600
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            yield handle
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write ``path`` 0600, whole or not at all (see ``private_file``)."""
+    with private_file(path) as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)

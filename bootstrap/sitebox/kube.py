@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
+from sitebox.config.loader import load_yaml
 from sitebox.errors import Location, SiteboxError
 
 Obj = dict[str, Any]
@@ -62,12 +63,27 @@ def _describe(exc: Exception) -> str:
     return f"{status} {reason}: {body}" if status else str(exc)
 
 
+def _check_kubeconfig(path: Path) -> None:
+    """A kubeconfig named on the command line is read as sitebox reads any file first:
+    bounded in size, depth and alias expansion (the client's own parser is not), and
+    named when it is missing."""
+    if not path.exists():
+        raise KubeError(
+            f"kubeconfig {path} not found",
+            hint="check the path (`sitebox cluster kubeconfig` prints a local cluster's)",
+        )
+    if path.is_file():
+        load_yaml(path)
+
+
 class Kube:
     """A connection to one cluster, from a kubeconfig file and optional context."""
 
     def __init__(self, kubeconfig: Path | str | None = None, context: str | None = None):
         """``kubeconfig`` None means what kubectl would use: $KUBECONFIG or ~/.kube/config."""
         self.kubeconfig = str(kubeconfig) if kubeconfig else None
+        if kubeconfig:
+            _check_kubeconfig(Path(kubeconfig))
         try:
             self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=self.kubeconfig, context=context
@@ -138,7 +154,7 @@ class Kube:
 
     def create(self, obj: Obj) -> Obj:
         """Create one object (any kind); an existing one is returned unchanged."""
-        resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        resource = self.resource(api_version=obj["apiVersion"], kind=obj["kind"])
         namespace = obj["metadata"].get("namespace")
         try:
             return dict(resource.create(body=obj, namespace=namespace).to_dict())
@@ -153,7 +169,7 @@ class Kube:
     def apply(self, obj: Obj, manager: str = FIELD_MANAGER) -> Obj:
         """Server-side apply of one object as sitebox's field manager (or ``manager``):
         the fields it sets are that manager's own, and change when it changes them."""
-        resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        resource = self.resource(api_version=obj["apiVersion"], kind=obj["kind"])
         meta = obj["metadata"]
         try:
             applied = resource.server_side_apply(
@@ -172,16 +188,28 @@ class Kube:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(self.create, items))
 
+    def resource(self, api_version: str, kind: str) -> Any:
+        """The dynamic client's handle on a kind; one the server does not serve is a clear
+        error, not the client's exception."""
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise KubeError(
+                f"the cluster does not serve {kind} ({api_version})",
+                hint="install what defines it first (its CRD, from its chart or operator), "
+                "or check the apiVersion against `kubectl api-resources`",
+            ) from None
+
     def _discover(self, kinds: Iterable[tuple[str, str]]) -> None:
         """Resolve (apiVersion, kind) pairs before threads use them: the dynamic client's
         discovery cache is not safe to fill from several threads."""
         for api_version, kind in kinds:
-            self.dynamic.resources.get(api_version=api_version, kind=kind)
+            self.resource(api_version=api_version, kind=kind)
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> Obj | None:
-        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        resource = self.resource(api_version=api_version, kind=kind)
         try:
             return dict(resource.get(name=name, namespace=namespace).to_dict())
         except DynamicApiError as exc:
@@ -205,7 +233,7 @@ class Kube:
         return obj["apiVersion"], obj["kind"], meta["name"], where
 
     def namespaced(self, api_version: str, kind: str) -> bool:
-        return bool(self.dynamic.resources.get(api_version=api_version, kind=kind).namespaced)
+        return bool(self.resource(api_version=api_version, kind=kind).namespaced)
 
     def serves(self, api_version: str, kind: str) -> bool:
         """Whether the API server knows the kind: a custom resource's does not until its
@@ -224,7 +252,7 @@ class Kube:
         selector: str | None = None,
         fields: str | None = None,
     ) -> list[Obj]:
-        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        resource = self.resource(api_version=api_version, kind=kind)
         try:
             found = resource.get(
                 namespace=namespace, label_selector=selector, field_selector=fields
@@ -243,7 +271,7 @@ class Kube:
     ) -> None:
         """Delete one object; ``foreground``: it stays until what it owns (a StatefulSet's
         pods) is gone, so that its absence means theirs too."""
-        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        resource = self.resource(api_version=api_version, kind=kind)
         body = {"propagationPolicy": "Foreground"} if foreground else None
         try:
             resource.delete(name=name, namespace=namespace, body=body)
@@ -315,7 +343,7 @@ class Kube:
             "type": "Opaque",
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
-        resource = self.dynamic.resources.get(api_version="v1", kind="Secret")
+        resource = self.resource(api_version="v1", kind="Secret")
         try:
             resource.server_side_apply(
                 body=body, name=name, namespace=namespace, field_manager=FIELD_MANAGER,
@@ -442,7 +470,7 @@ class Kube:
     def apply_crds(self, crds: list[Obj], timeout: float = 60) -> None:
         """Server-side apply CRDs with one field manager, forcing conflicts (Helm never
         upgrades CRDs, so sitebox does), then wait until each is Established."""
-        resource = self.dynamic.resources.get(
+        resource = self.resource(
             api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
         )
         for crd in crds:
@@ -510,7 +538,7 @@ class Kube:
                 }
             },
         }  # fmt: skip
-        resource_api = self.dynamic.resources.get(
+        resource_api = self.resource(
             api_version="authorization.k8s.io/v1", kind="SelfSubjectAccessReview"
         )
         try:
@@ -522,7 +550,7 @@ class Kube:
     def write_lease(self, lease: Obj) -> bool:
         """Create a Lease, or replace it at the resourceVersion it was read at.
         False when someone else wrote it first (409): the caller lost the race."""
-        resource = self.dynamic.resources.get(api_version="coordination.k8s.io/v1", kind="Lease")
+        resource = self.resource(api_version="coordination.k8s.io/v1", kind="Lease")
         namespace = lease["metadata"]["namespace"]
         try:
             if lease["metadata"].get("resourceVersion"):

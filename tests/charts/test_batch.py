@@ -229,6 +229,50 @@ def test_no_flocking_by_default(helm: Helm) -> None:
     assert "FLOCK" not in config
 
 
+def test_a_lone_pool_signs_tokens_with_its_own_key_and_condor_defaults(helm: Helm) -> None:
+    manifests = helm.template(CHART, {"mode": "htcondor"})
+    config = one(manifests, "ConfigMap", "t-batch-condor-config")["data"]["50-sitebox.conf"]
+    assert "SEC_TOKEN_ISSUER_KEY = sitebox" in config
+    assert "TRUST_DOMAIN" not in config and "UID_DOMAIN" not in config
+    for workload in find(manifests, "Deployment") + find(manifests, "StatefulSet"):
+        mounts = workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert {m["mountPath"] for m in mounts} >= {"/etc/condor/passwords.d/sitebox"}
+        assert "checksum/signing-key" not in workload["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_shared_trust_names_the_key_and_the_trust_domain(helm: Helm) -> None:
+    key = "a-signing-key-shared-by-two-pools"
+    trust = {"keyName": "fleet-physics", "domain": "physics.example.org"}
+    values = {"mode": "htcondor", "htcondor": {"tokenSigningKey": key, "trust": trust}}
+    manifests = helm.template(CHART, values)
+    config = one(manifests, "ConfigMap", "t-batch-condor-config")["data"]["50-sitebox.conf"]
+    lines = [line.strip() for line in config.splitlines()]
+    assert "SEC_TOKEN_ISSUER_KEY = fleet-physics" in lines
+    assert "SEC_TOKEN_FETCH_ALLOWED_SIGNING_KEYS = fleet-physics" in lines
+    assert "TRUST_DOMAIN = physics.example.org" in lines
+    assert "UID_DOMAIN = physics.example.org" in lines
+    secret = one(manifests, "Secret", "t-batch-token-signing-key")
+    assert base64.b64decode(secret["data"]["signing_key"]).decode() == key
+    for workload in find(manifests, "Deployment") + find(manifests, "StatefulSet"):
+        template = workload["spec"]["template"]
+        (mount,) = [
+            m
+            for m in template["spec"]["containers"][0]["volumeMounts"]
+            if m["name"] == "signing-key"
+        ]
+        assert (mount["mountPath"], mount["subPath"]) == (
+            "/etc/condor/passwords.d/fleet-physics",
+            "signing_key",
+        )
+        assert key not in json.dumps(template), "only a digest of the key, to restart on a new one"
+        assert template["metadata"]["annotations"]["checksum/signing-key"]
+
+
+def test_the_pool_password_name_is_not_a_signing_key_name(helm: Helm) -> None:
+    values = {"mode": "htcondor", "htcondor": {"trust": {"keyName": "POOL"}}}
+    assert "keyName" in helm.template_error(CHART, values)
+
+
 def test_execute_slot_matches_the_worker_resources(helm: Helm) -> None:
     resources = {
         "requests": {"cpu": "8", "memory": "32Gi"},

@@ -21,10 +21,6 @@ WITHOUT_HINT = {
     ("sitebox.cluster.sim", "{name} did not become ready ({what}) within {timeout}s; "
      "last lines of {log}:\n{record}"),
     ("sitebox.cluster.sim", "{name} exited while starting; last lines of {log}:\n{record}"),
-    ("sitebox.compose.bundle", "bundle {path} not found"),
-    ("sitebox.compose.bundle", "{path} is not a sitebox bundle: {exc}"),
-    ("sitebox.compose.bundle", "{path} is not a sitebox bundle (no bundle.json)"),
-    ("sitebox.compose.commands", "give -f site.yaml or --profile, not both"),
     ("sitebox.helm", "{what}: {exc}"),
     ("sitebox.kube", "cannot reach the API server: {exc}"),
     ("sitebox.kube", "creating {kind} {name}: {exc}"),

@@ -9,7 +9,7 @@ import pytest
 
 from sitebox import procs
 from sitebox.cluster.state import ClusterState
-from sitebox.kube import Kube, wait_for
+from sitebox.kube import Kube, KubeError, wait_for
 from tests.conftest import SimCluster, cluster_info, fresh_namespace, run_sitebox
 
 pytestmark = pytest.mark.live
@@ -182,7 +182,6 @@ def test_job_runs_to_complete(kube: Kube, namespace: str) -> None:
 
 
 def test_api_server_enforces_resource_quota(kube: Kube, namespace: str) -> None:
-    from sitebox.kube import KubeError
 
     kube.create(
         {
@@ -233,3 +232,10 @@ def test_second_up_with_the_same_name_is_refused(sim_cluster: SimCluster) -> Non
     assert result.code == 1
     assert f"cluster '{sim_cluster.name}' is already running" in result.err
     assert cluster_info(sim_cluster.name, sim_cluster.env)["health"] == "healthy"
+
+
+def test_a_kind_the_server_does_not_serve_is_a_clear_error(kube: Kube) -> None:
+    with pytest.raises(KubeError) as refused:
+        kube.get("example.org/v1", "Widget", "w", "default")
+    assert "the cluster does not serve Widget (example.org/v1)" in refused.value.message
+    assert refused.value.hint and "CRD" in refused.value.hint

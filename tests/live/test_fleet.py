@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sitebox.components.names import SITE_NAMESPACE
+from sitebox.compose.secrets import FLEET_SIGNING_KEY
 from sitebox.kube import Kube
 from tests.conftest import Run, run_sitebox
 
@@ -151,6 +152,18 @@ def test_install_brings_every_site_up(fleet: Fleet) -> None:
     condor = fleet.kube("beta").get("v1", "ConfigMap", "sitebox-batch-condor-config", "batch")
     assert condor is not None
     assert "FLOCK_TO = condor.alpha.example.org:9618" in condor["data"]["50-sitebox.conf"]
+    assert "TRUST_DOMAIN = live.fleet.sitebox.io" in condor["data"]["50-sitebox.conf"]
+    # The two flocking pools sign with the fleet's key; gamma, which does not flock, never
+    # receives it; no output shows it.
+    store = Path(fleet.env["SITEBOX_STATE"]) / "fleets" / "live" / "secrets.json"
+    root = json.loads(store.read_text())[FLEET_SIGNING_KEY]
+    for site in ("alpha", "beta"):
+        key = fleet.kube(site).read_secret("batch", "sitebox-batch-token-signing-key")
+        assert key == {"signing_key": root}, site
+    assert FLEET_SIGNING_KEY not in (
+        fleet.kube("gamma").read_secret("sitebox-system", "sitebox-secrets") or {}
+    )
+    assert root not in result.out + result.err
 
 
 def test_status_shows_every_site_healthy_without_drift(fleet: Fleet) -> None:
@@ -234,8 +247,8 @@ data: {from: bundle}
 
 
 def _marked_bundle(fleet: Fleet) -> Path:
-    """A bundle made by `sitebox bundle create`, its site-base chart given one more
-    ConfigMap: a plan that takes the bundle's charts shows that ConfigMap."""
+    """A bundle made by `sitebox bundle create` (made.tgz), and a copy whose site-base
+    chart was given one more ConfigMap on the way."""
     site = fleet.folder / "bundled-site.yaml"
     site.write_text(
         "apiVersion: sitebox.io/v1\nkind: Site\nname: bundled\nprofile: demo\n"
@@ -256,11 +269,14 @@ def _marked_bundle(fleet: Fleet) -> Path:
     return marked
 
 
-def test_plan_takes_the_charts_of_a_bundle(fleet: Fleet) -> None:
-    result = fleet.run("plan", "-o", "json", "--bundle", str(_marked_bundle(fleet)))
+def test_plan_takes_a_bundle_and_refuses_one_changed_on_the_way(fleet: Fleet) -> None:
+    marked = _marked_bundle(fleet)
+    result = fleet.run("plan", "-o", "json", "--bundle", str(fleet.folder / "made.tgz"))
     assert result.code == 0, result.err
-    for site in json.loads(result.out)["sites"]:
-        assert site["changes"]["sitebox"] == ["installed: 1 to add"], site
+    assert len(json.loads(result.out)["sites"]) == 3
+    changed = fleet.run("plan", "-o", "json", "--bundle", str(marked))
+    assert changed.code == 1
+    assert "differs from sitebox's own site-base chart" in changed.err
     missing = fleet.run("plan", "--bundle", str(fleet.folder / "nowhere.tgz"))
     assert missing.code == 1
     assert "nowhere.tgz not found" in missing.err and "Traceback" not in missing.err

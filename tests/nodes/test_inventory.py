@@ -98,7 +98,17 @@ def test_the_command_reports_a_bad_inventory_without_a_traceback(tmp_path: Path)
     assert "Traceback" not in result.err
 
 
+def test_the_k3s_folder_must_be_an_absolute_path(tmp_path: Path) -> None:
+    """Ansible would look a relative one up in the playbook's folders, not the admin's."""
+    path = _write(tmp_path, GOOD.replace("sitebox_gpu: true", "sitebox_k3s_from: k3s-release"))
+    with pytest.raises(ConfigError) as refused:
+        inventory.load(path)
+    assert f"{path}:12 (hosts.worker-1.vars.sitebox_k3s_from)" in refused.value.render()
+    assert "must be an absolute path, not 'k3s-release'" in refused.value.render()
+
+
 UNREACHABLE = """\
+vars: {sitebox_k3s_from: /srv/k3s-release}
 hosts:
   node1: {address: 127.0.0.1, port: 9, role: server, user: nobody-here}
 """

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import stat
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run
 from tests.nodes.conftest import (
+    Prepared,
+    fake_k3s,
     fresh_root,
     prepare,
-    scratch_folder,
     verify,
     write_inventory,
     write_site,
 )
 
 pytestmark = pytest.mark.nodes
-
-
-@dataclass(frozen=True)
-class Prepared:
-    root: Path
-    inventory: Path
-    site: Path
-    first: Run
-
-
-@pytest.fixture(scope="module")
-def prepared(testbed_image: Path) -> Iterator[Prepared]:
-    with scratch_folder() as folder:
-        root = fresh_root(testbed_image, folder)
-        inventory, site = write_inventory(folder, root), write_site(folder)
-        yield Prepared(root, inventory, site, prepare(inventory, site))
 
 
 def test_prepare_configures_a_fresh_host(prepared: Prepared) -> None:
@@ -60,7 +43,22 @@ def test_prepare_configures_a_fresh_host(prepared: Prepared) -> None:
     # Installed by apt inside the root, from the image's package cache.
     status = (prepared.root / "var/lib/dpkg/status").read_text()
     assert "Package: chrony\nStatus: install ok installed" in status
-    # Offline: the download steps did not run.
+    # k3s from the release folder, checked, and run by a unit of the playbook's own.
+    k3s = prepared.root / "usr/local/bin/k3s"
+    assert k3s.read_bytes() == fake_k3s("v0.0.0+sitebox1")
+    assert stat.S_IMODE(k3s.stat().st_mode) == 0o755 and k3s.stat().st_uid == 0
+    assert (prepared.root / "usr/local/bin/kubectl").readlink() == Path("/usr/local/bin/k3s")
+    units = etc / "systemd/system"
+    unit = (units / "k3s.service").read_text()
+    assert f"\nExecStart=/usr/local/bin/k3s server --tls-san {prepared.root}\n" in unit
+    assert "\nType=notify\n" in unit
+    assert "EnvironmentFile=-/etc/systemd/system/k3s.service.env" in unit
+    env = units / "k3s.service.env"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    wants = units / "multi-user.target.wants/k3s.service"
+    assert wants.readlink() == Path("/etc/systemd/system/k3s.service")
+    assert "K3S_TOKEN" not in env.read_text()  # the first server makes its own
+    # No install script was fetched or run.
     assert not (prepared.root / "usr/local/bin/k3s-install.sh").exists()
 
 
@@ -80,7 +78,9 @@ def test_verify_passes_file_checks_and_does_not_pass_runtime_ones(prepared: Prep
     assert runtime and all(
         (f["status"], f["detail"]) == ("not run", "not run in a chroot") for f in runtime
     )
-    assert findings["k3s installed"]["status"] == "not run"
+    # Offline, but from a release folder: k3s was installed, so it is checked.
+    assert findings["k3s installed"]["status"] == "pass", findings["k3s installed"]
+    assert findings["k3s installed"]["detail"].startswith("k3s version v0.0.0+sitebox1 (fake)")
 
 
 def test_verify_fails_on_a_broken_file_and_says_which(prepared: Prepared) -> None:
@@ -114,3 +114,4 @@ def test_check_reports_changes_and_makes_none(testbed_image: Path, scratch: Path
     assert "1 host ready: 1 would change, 0 failed" in result.err
     assert "+net.ipv4.ip_forward = 1" in result.out  # the diff of the sysctl file
     assert _state(root) == before
+    assert not (root / "usr/local/bin/k3s").exists()

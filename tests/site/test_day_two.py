@@ -289,3 +289,56 @@ def test_a_backup_schedule_is_made_changed_and_removed_by_install(
     assert (
         kube.list_objects("batch/v1", "CronJob", SITE_NAMESPACE, "sitebox.io/backup-schedule") == []
     )
+
+
+def _holds_a_secret(data: bytes, secrets: list[bytes]) -> bool:
+    markers = (b"PRIVATE KEY", b"client-key-data", b"token:", *secrets)
+    return any(marker in data for marker in markers)
+
+
+def test_every_file_sitebox_writes_with_a_secret_is_private_from_its_first_byte(
+    installed: SiteCluster, tmp_path: Path
+) -> None:
+    """Walk what the commands wrote, with the permissive umask many machines have: every
+    file holding a key, a token or one of the site's secrets is 0600, every folder
+    sitebox made for them 0700, and a folder the admin gave is left as it was."""
+    kube = Kube(installed.kubeconfig)
+    stored = kube.read_secret(SYSTEM_NAMESPACE, ClusterStore.NAME) or {}
+    secrets = [v.encode() for v in stored.values() if len(v) >= 8]
+    assert secrets
+    out = tmp_path / "out"
+    out.mkdir(mode=0o755)
+    out.chmod(0o755)
+    env = {**installed.env, "SITEBOX_BACKUP_PASSPHRASE": PASSPHRASE}
+    old = os.umask(0o022)
+    try:
+        for argv in (
+            ("render", "-f", str(installed.site), "-o", str(out / "render")),
+            ("render", "-f", str(installed.site), "-o", str(out)),
+            ("batch", "kubeconfig", "-f", str(out / "batch.kubeconfig"),
+             "--kubeconfig", str(installed.kubeconfig)),
+            ("backup", "-f", str(installed.site), "--kubeconfig", str(installed.kubeconfig),
+             "-o", str(out / "site.backup")),
+            ("bundle", "create", "-f", str(installed.site), "-o", str(out / "site.bundle")),
+        ):  # fmt: skip
+            done = run_sitebox(*argv, env=env, timeout=600)
+            assert done.code == 0, (argv, done.err[-2000:])
+    finally:
+        os.umask(old)
+    state = Path(installed.env["SITEBOX_STATE"])
+    # A render without a cluster takes its secrets from the local store.
+    for store in state.glob("sites/*/secrets.json"):
+        secrets += [v.encode() for v in json.loads(store.read_text()).values() if len(v) >= 8]
+    walked = [out, state]
+    files = [p for root in walked for p in root.rglob("*") if p.is_file()]
+    private = [p for p in files if _holds_a_secret(p.read_bytes(), secrets)]
+    names = {p.name for p in private}
+    assert {"sitebox.yaml", "batch.kubeconfig", "kubeconfig", "ca.key"} <= names, names
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in private} == {
+        str(p): "0o600" for p in private
+    }
+    for made in (out / "render", state / "clusters"):
+        assert made.stat().st_mode & 0o777 == 0o700, made
+    assert out.stat().st_mode & 0o777 == 0o755, "the admin's own folder keeps its mode"
+    for archive in ("site.backup", "site.bundle"):
+        assert (out / archive).stat().st_mode & 0o777 == 0o600, archive

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sitebox.compose.bundle import _full, _moving
+from sitebox.compose import images
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
-    ("given", "full"),
+    ("given", "expected"),
     [
         ("traefik:3.3.5", "docker.io/library/traefik:3.3.5"),
         ("docker.io/traefik:3.3.5", "docker.io/library/traefik:3.3.5"),
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.unit
         ("localhost/app:1", "localhost/app:1"),
     ],
 )
-def test_short_docker_hub_names_are_written_in_full(given: str, full: str) -> None:
-    assert _full(given) == full
+def test_short_docker_hub_names_are_written_in_full(given: str, expected: str) -> None:
+    assert images.full(given) == expected
 
 
 @pytest.mark.parametrize(
-    ("image", "moving"),
+    ("image", "expected"),
     [
         ("docker.io/library/almalinux:9.6", False),
         ("docker.io/library/almalinux", True),
@@ -34,5 +34,5 @@ def test_short_docker_hub_names_are_written_in_full(given: str, full: str) -> No
         ("registry.local:5000/app@sha256:" + "0" * 64, False),
     ],
 )
-def test_an_image_without_a_version_tag_or_digest_moves(image: str, moving: bool) -> None:
-    assert _moving(image) is moving
+def test_an_image_without_a_version_tag_or_digest_moves(image: str, expected: bool) -> None:
+    assert images.moving(image) is expected

@@ -35,7 +35,14 @@ def test_tools_status_reports_missing_tools_as_json(tmp_path: Path) -> None:
     result = run_sitebox("tools", "status", "-o", "json", env={"SITEBOX_CACHE": str(tmp_path)})
     assert result.code == 1
     rows = json.loads(result.out)
-    assert {r["name"] for r in rows} == {"helm", "kubernetes", "etcd", "kwok", "actionlint"}
+    assert {r["name"] for r in rows} == {
+        "helm",
+        "kubernetes",
+        "etcd",
+        "kwok",
+        "actionlint",
+        "crane",
+    }
     assert {r["state"] for r in rows} == {"missing"}
 
 
@@ -98,8 +105,8 @@ def test_purge_data_without_a_terminal_to_ask_on_needs_yes(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("a: [b\n", "is not valid YAML"),
-        ("just some text\n", "is not a kubeconfig"),
+        ("a: [b\n", "config:2: invalid YAML"),
+        ("just some text\n", "the top level must be a mapping"),
         ("clusters: 3\n", "is not a kubeconfig"),
     ],
 )

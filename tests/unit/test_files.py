@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sitebox.files import private_dir, write_private
+from sitebox.files import private_dir, private_file, write_private
 from tests.conftest import run_sitebox
 
 pytestmark = pytest.mark.unit
@@ -39,6 +39,19 @@ def test_a_private_file_is_0600_and_replaces_the_old_one_whole(
     write_private(target, "new")
     assert target.read_text() == "new" and mode(target) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["admin.kubeconfig"], "no scratch file left"
+
+
+def test_a_file_written_by_parts_is_whole_or_absent(tmp_path: Path, open_umask: None) -> None:
+    target = tmp_path / "site.bundle"
+    with private_file(target) as handle:
+        handle.write(b"part one, ")
+        assert not target.exists(), "seen before it was whole"
+        handle.write(b"part two")
+    assert target.read_bytes() == b"part one, part two" and mode(target) == 0o600
+    with pytest.raises(RuntimeError), private_file(tmp_path / "broken.bundle") as handle:
+        handle.write(b"half")
+        raise RuntimeError("the writer failed")
+    assert [p.name for p in tmp_path.iterdir()] == ["site.bundle"], "a failed write left a file"
 
 
 def test_a_folder_sitebox_makes_is_0700_one_it_finds_keeps_its_mode(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sitebox.compose.secrets import Secrets
+from sitebox.compose.secrets import FLEET_SIGNING_KEY, Secrets
 from sitebox.compose.values import component_values
 from sitebox.config import ConfigError
 from sitebox.fleet import loader
@@ -15,7 +15,9 @@ from tests.conftest import FIXTURES
 pytestmark = pytest.mark.unit
 
 FLEET = FIXTURES / "fleet" / "fleet.yaml"
-SECRETS = Secrets({"batch.poolPassword": "p" * 20, "batch.signingKey": "k" * 20})
+SECRETS = Secrets(
+    {"batch.poolPassword": "p" * 20, "batch.signingKey": "k" * 20, FLEET_SIGNING_KEY: "f" * 20}
+)
 
 
 def sites(path: Path = FLEET) -> dict[str, object]:

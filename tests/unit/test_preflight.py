@@ -564,4 +564,4 @@ def test_command_errors_are_sitebox_errors(tmp_path: Path) -> None:
         preflight_cmd, ["--profile", "demo", "--kubeconfig", str(tmp_path / "none")]
     )
     assert isinstance(missing.exception, KubeError)
-    assert "cannot load kubeconfig" in missing.exception.message
+    assert "kubeconfig" in missing.exception.message and "not found" in missing.exception.message

@@ -113,4 +113,4 @@ def test_the_shipped_suite_never_passes_without_a_cluster(tmp_path: Path) -> Non
     assert {"pods ready [hub]", "services have endpoints [batch]", "hub api answers",
             "volume claims bound", "release deployed [sitebox]"} <= names  # fmt: skip
     assert all(c.status == FAILED for c in checks), [c for c in checks if c.status != FAILED]
-    assert any("cannot load kubeconfig" in c.detail for c in checks)
+    assert any("no-such-kubeconfig not found" in c.detail for c in checks)

@@ -1,5 +1,9 @@
-"""The sim cluster's certificates: one CA, the API server's serving cert, client certs.
+"""The sim cluster's certificates: the cluster CA (the API server's serving cert, client
+certs) and, apart from it, etcd's own CA (etcd's serving and peer certs, the API
+server's etcd client cert).
 
+Two CAs as kubeadm has them: etcd trusts only certs of its own CA, so no kubeconfig
+the cluster CA signed (the admin's included) opens etcd, which holds every Secret.
 ECDSA P-256 throughout: generating it takes milliseconds, which keeps
 ``cluster up`` fast, and every Kubernetes component accepts it.
 """
@@ -93,27 +97,49 @@ def _issue(
     return builder.sign(ca_key, hashes.SHA256())
 
 
-def create(pki: Path) -> None:
-    """Write ca, apiserver, service-account and client key pairs into ``pki``."""
-    private_dir(pki)
-    ca_key = _key()
-    ca_cert = _issue(_name("sitebox-sim-ca"), ca_key, None, ca_key, None)
-    _write_key(pki / "ca.key", ca_key)
-    _write_cert(pki / "ca.crt", ca_cert)
+def _sans(names: tuple[str, ...], ips: tuple[str, ...]) -> list[x509.GeneralName]:
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+    return sans + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
 
-    server_key = _key()
-    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in API_SERVER_NAMES]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in API_SERVER_IPS]
-    server = _issue(
-        _name("kube-apiserver"),
-        server_key,
-        ca_cert,
-        ca_key,
-        [ExtendedKeyUsageOID.SERVER_AUTH],
-        sans,
-    )
-    _write_key(pki / "apiserver.key", server_key)
-    _write_cert(pki / "apiserver.crt", server)
+
+def _pair(
+    pki: Path,
+    file: str,
+    subject: x509.Name,
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    usage: list[x509.ObjectIdentifier],
+    sans: list[x509.GeneralName] | None = None,
+) -> None:
+    key = _key()
+    _write_key(pki / f"{file}.key", key)
+    _write_cert(pki / f"{file}.crt", _issue(subject, key, ca[0], ca[1], usage, sans))
+
+
+def _ca(pki: Path, file: str, common: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = _key()
+    cert = _issue(_name(common), key, None, key, None)
+    _write_key(pki / f"{file}.key", key)
+    _write_cert(pki / f"{file}.crt", cert)
+    return cert, key
+
+
+def create(pki: Path) -> None:
+    """Write both CAs, the API server's, etcd's, the service-account and the client key
+    pairs into ``pki``."""
+    private_dir(pki)
+    ca = _ca(pki, "ca", "sitebox-sim-ca")
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    _pair(
+        pki, "apiserver", _name("kube-apiserver"), ca, [server],
+        _sans(API_SERVER_NAMES, API_SERVER_IPS),
+    )  # fmt: skip
+
+    etcd_ca = _ca(pki, "etcd-ca", "sitebox-sim-etcd-ca")
+    loopback = _sans(("localhost",), ("127.0.0.1",))
+    # Members of a cluster are each other's servers and clients: the peer cert is both.
+    _pair(pki, "etcd-server", _name("etcd"), etcd_ca, [server], loopback)
+    _pair(pki, "etcd-peer", _name("etcd-peer"), etcd_ca, [server, client], loopback)
+    _pair(pki, "apiserver-etcd-client", _name("kube-apiserver-etcd-client"), etcd_ca, [client])
 
     sa_key = _key()
     _write_key(pki / "sa.key", sa_key)
@@ -123,14 +149,5 @@ def create(pki: Path) -> None:
         )
     )
 
-    for client in CLIENTS:
-        key = _key()
-        cert = _issue(
-            _name(client.user, client.groups),
-            key,
-            ca_cert,
-            ca_key,
-            [ExtendedKeyUsageOID.CLIENT_AUTH],
-        )
-        _write_key(pki / f"{client.file}.key", key)
-        _write_cert(pki / f"{client.file}.crt", cert)
+    for identity in CLIENTS:
+        _pair(pki, identity.file, _name(identity.user, identity.groups), ca, [client])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import ssl
 import time
 import urllib.request
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import TypedDict
 import yaml
 
 from sitebox import kube, procs
-from sitebox.cluster import kubeconfig, pki, storage
+from sitebox.cluster import hardening, kubeconfig, pki, storage
 from sitebox.cluster.nodes import FAKE_ANNOTATION, NodePool
 from sitebox.cluster.state import ClusterState, check_name
 from sitebox.errors import SiteboxError
@@ -101,9 +102,21 @@ class _Starter:
         return path
 
 
-def _etcd_healthy(port: int) -> bool:
+def _etcd_healthy(state: ClusterState) -> bool:
+    """etcd answers its health check to the API server's client certificate (it refuses
+    any request without one of its CA's). A cluster made before etcd had TLS (no etcd
+    CA in its PKI) is started again as it was made: on plain HTTP."""
+    pki_dir = state.root / "pki"
+    context = None
+    if (pki_dir / "etcd-ca.crt").is_file():
+        context = ssl.create_default_context(cafile=str(pki_dir / "etcd-ca.crt"))
+        context.load_cert_chain(
+            str(pki_dir / "apiserver-etcd-client.crt"), str(pki_dir / "apiserver-etcd-client.key")
+        )
+    scheme = "https" if context else "http"
+    url = f"{scheme}://127.0.0.1:{state.ports['etcd']}/health"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
+        with urllib.request.urlopen(url, timeout=1, context=context) as resp:  # noqa: S310 (http or https, ours)
             return b'"true"' in resp.read()
     except OSError:
         return False
@@ -226,24 +239,26 @@ def _start(
     (state.root / "admin.kubeconfig").rename(state.kubeconfig)
     admin = state.kubeconfig
 
+    hardening.write_encryption_config(state.root / "encryption.yaml")
+    hardening.write_audit_policy(state.root / "audit-policy.yaml")
+
     say("starting etcd")
-    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
-    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
+    p = run.pki
+    etcd_url = f"https://127.0.0.1:{ports['etcd']}"
+    peer_url = f"https://127.0.0.1:{ports['etcd-peer']}"
     etcd = run.spawn("etcd", [
         bins["etcd"], "--name", "sim", "--data-dir", str(state.root / "etcd"),
-        "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
-        "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+        *hardening.etcd_args(p, etcd_url, peer_url),
         "--initial-cluster", f"sim={peer_url}",
         # A throwaway development cluster: skip fsync, which dominates etcd's latency on slow disks.
         "--unsafe-no-fsync", "--log-level", "warn",
     ])  # fmt: skip
-    run.wait(etcd, "health", lambda: _etcd_healthy(ports["etcd"]), timeout)
+    run.wait(etcd, "health", lambda: _etcd_healthy(state), timeout)
 
     say("starting kube-apiserver")
-    p = run.pki
     apiserver = run.spawn("kube-apiserver", [
         bins["kube-apiserver"],
-        "--etcd-servers", etcd_url,
+        *hardening.apiserver_args(state.root, p, etcd_url),
         "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
         "--secure-port", str(ports["apiserver"]),
         "--tls-cert-file", str(p / "apiserver.crt"),
@@ -335,7 +350,7 @@ def _resume(state: ClusterState, say: Progress, timeout: float) -> ClusterState:
     run = _Starter(state, say)
     client = kube.Kube(state.kubeconfig)
     ready: dict[str, Callable[[], bool]] = {
-        "etcd": lambda: _etcd_healthy(state.ports["etcd"]),
+        "etcd": lambda: _etcd_healthy(state),
         "kube-apiserver": client.ready,
     }
     for index, record in enumerate(state.processes):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sitebox.components import common
 from sitebox.components.names import BATCH_NAMESPACE, CVMFS_CLAIM, CVMFS_DRIVER
-from sitebox.compose.secrets import Secrets
+from sitebox.compose.secrets import FLEET_SIGNING_KEY, Secrets
+from sitebox.errors import SiteboxError
 from sitebox.model.siteconfig import Site
 
 CHART_KEY = "batch"  # the chart, and its values key in the umbrella
@@ -46,4 +47,20 @@ def values(site: Site, secrets: Secrets) -> Values:
         values["htcondor"]["workers"] = {"count": spec["workers"]}
     if site.federation is not None:
         values["htcondor"]["flocking"] = site.federation["flocking"]
+        if "trust" in site.federation:
+            # A pool that flocks signs and checks tokens with the fleet's key, not its own.
+            values["htcondor"]["trust"] = dict(site.federation["trust"])
+            values["htcondor"]["tokenSigningKey"] = _fleet_key(site, secrets)
     return values
+
+
+def _fleet_key(site: Site, secrets: Secrets) -> str:
+    """The fleet's signing key, which the fleet commands hand the run of a flocking site."""
+    if not secrets.get(FLEET_SIGNING_KEY):
+        raise SiteboxError(
+            f"site {site.name!r} flocks, but this run was not handed its fleet's HTCondor "
+            "signing key",
+            hint="install or upgrade it with `sitebox fleet install|upgrade -f fleet.yaml`, "
+            "which hands the key over",
+        )
+    return secrets[FLEET_SIGNING_KEY]

@@ -14,27 +14,36 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from sitebox.compose import chartpins
+from sitebox.compose import images as site_images
+from sitebox.compose.charts import charts_dir
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
+from sitebox.files import private_file
 from sitebox.model import distro
-from sitebox.render.policy import containers_of
+from sitebox.nodes import k3s
 
 MANIFEST = "bundle.json"
+# The k3s release files for `sitebox nodes prepare --bundle`: binaries and checksum files.
+K3S_FOLDER = "k3s"
 
 
-def create(result: SiteRender, path: Path) -> dict[str, object]:
-    """Write the bundle; refuse an incomplete one (it would fail where nothing can be fetched)."""
+def create(result: SiteRender, path: Path, k3s_from: Path | None = None) -> dict[str, object]:
+    """Write the bundle; refuse an incomplete one (it would fail where nothing can be fetched).
+    With ``k3s_from``, a k3s release folder, its binaries and checksum files go in too."""
     if not result.complete:
         names = ", ".join(f"{c.chart.name} {c.chart.version}" for c in result.missing)
         raise SiteboxError(
             f"cannot bundle: charts missing on this machine: {names}",
             hint="run `sitebox charts pull -f site.yaml` on a connected machine first",
         )
-    images = images_of(result)
+    images = site_images.of_site(result)
+    # Checked before anything is written: a bundle never carries a binary it would refuse.
+    k3s_files = k3s.check_folder(k3s_from) if k3s_from else []
     info: dict[str, object] = {
         "site": result.site.name,
         "distribution": result.site.distribution.version,
@@ -43,7 +52,8 @@ def create(result: SiteRender, path: Path) -> dict[str, object]:
         "images": images,
     }
     charts: list[str] = []
-    with tarfile.open(path, "w:gz") as tar:
+    # 0600 like every file sitebox writes for a site, and whole or not at all.
+    with private_file(path) as handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
         for release in result.releases:
             folder = release.composed.path / "charts"
             for chart in sorted(folder.iterdir()):
@@ -52,53 +62,17 @@ def create(result: SiteRender, path: Path) -> dict[str, object]:
                 tar.add(chart, arcname=arcname, filter=_normalize)
                 charts.append(f"{chart.name}-{version}")
         info["charts"] = charts
+        for found in k3s_files:
+            for file in (found.binary, found.sums):
+                tar.add(file, arcname=f"{K3S_FOLDER}/{file.name}", filter=_normalize)
+        if k3s_files:
+            info["k3s"] = [
+                {"arch": f.arch, "file": f.binary.name, "sha256": f.sha256, "version": f.version}
+                for f in k3s_files
+            ]
         _add_text(tar, MANIFEST, json.dumps(info, indent=2))
         _add_text(tar, "images.txt", "\n".join(images) + "\n")
     return info
-
-
-def _moving(image: str) -> bool:
-    """An image named by a tag that moves: none (``latest``) or ``latest`` itself."""
-    if "@" in image:
-        return False
-    name = image.rsplit("/", 1)[-1]
-    return ":" not in name or name.endswith(":latest")
-
-
-def _full(image: str) -> str:
-    """An image's full name, as a registry mirror is filled: Docker Hub's short names
-    (``traefik:3.3``, ``chrislusf/seaweedfs:4.44``) with their registry and namespace."""
-    first, _, rest = image.partition("/")
-    if first == "docker.io" and "/" not in rest:
-        return f"docker.io/library/{rest}"
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return image
-    return f"docker.io/{image}" if rest else f"docker.io/library/{image}"
-
-
-def images_of(result: SiteRender) -> list[str]:
-    """Every image the site pulls: the containers and init containers of every rendered
-    workload (hooks included), and the images the distribution declares for the enabled
-    components (those the charts only pass on in configuration: the notebook servers',
-    Dask workers', grid jobs' images). An image by a moving tag is refused: the mirror
-    would hold another image than the site later pulls."""
-    found = {
-        _full(container["image"])
-        for release in result.releases
-        for obj in release.manifests
-        for container in containers_of(obj)
-    }
-    distribution = result.site.distribution
-    found |= {
-        _full(i) for name in result.site.enabled() for i in distribution.components[name].images
-    }
-    moving = sorted(i for i in found if _moving(i))
-    if moving:
-        raise SiteboxError(
-            f"cannot bundle images by a moving tag: {', '.join(moving)}; nothing was written",
-            hint="pin each to a version tag or a digest (the component's `values` in site.yaml)",
-        )
-    return sorted(found)
 
 
 def _version(chart: Path) -> str:
@@ -134,17 +108,45 @@ def unpacked(path: Path | None) -> Iterator[Path | None]:
 def extract(path: Path, into: Path) -> Path:
     """Unpack a bundle; return its charts folder."""
     if not path.is_file():
-        raise SiteboxError(f"bundle {path} not found")
+        raise SiteboxError(f"bundle {path} not found", hint="check the path to the bundle")
+    remake = "give the file `sitebox bundle create` wrote, or make it again with that command"
     try:
         with tarfile.open(path, "r:gz") as tar:
             tar.extractall(into, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise SiteboxError(f"{path} is not a sitebox bundle: {exc}") from None
+        raise SiteboxError(f"{path} is not a sitebox bundle: {exc}", hint=remake) from None
     if not (into / MANIFEST).is_file():
         shutil.rmtree(into, ignore_errors=True)
-        raise SiteboxError(f"{path} is not a sitebox bundle (no {MANIFEST})")
+        raise SiteboxError(f"{path} is not a sitebox bundle (no {MANIFEST})", hint=remake)
     _verify(path, into)
     return into / "charts"
+
+
+def contents(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle at ``path`` once every part of it checks out: its charts
+    are the distribution's pinned ones (``extract``), the manifest lists exactly the
+    charts inside, images.txt is the manifest's list, and no image moves."""
+    with tempfile.TemporaryDirectory(prefix="sitebox-bundle-") as tmp:
+        into = Path(tmp) / "bundle"
+        charts = extract(path, into)
+        info: dict[str, Any] = json.loads((into / MANIFEST).read_text())
+        inside = sorted(c.name for c in charts.iterdir())
+        text = into / "images.txt"
+        listed = text.read_text().split() if text.is_file() else None
+    problems = []
+    if sorted(info.get("charts", [])) != inside:
+        problems.append(f"{MANIFEST} lists charts {info.get('charts')}, the bundle holds {inside}")
+    images = info.get("images")
+    if not isinstance(images, list) or listed != images:
+        problems.append(f"images.txt differs from the image list in {MANIFEST}")
+    else:
+        problems += [f"image by a moving tag: {i}" for i in images if site_images.moving(i)]
+    if problems:
+        raise SiteboxError(
+            f"bundle {path} does not check out:\n  " + "\n  ".join(problems),
+            hint="the bundle was changed after `sitebox bundle create`: make it again",
+        )
+    return info
 
 
 def _verify(path: Path, into: Path) -> None:
@@ -159,4 +161,17 @@ def _verify(path: Path, into: Path) -> None:
         ) from None
     pins = [c.chart for c in distro.load(version).components.values()]
     for chart in sorted((into / "charts").iterdir()):
-        chartpins.verify(chart, pins, f"chart {chart.name} of bundle {path}")
+        origin = f"chart {chart.name} of bundle {path}"
+        checked = chartpins.verify(chart, pins, origin)
+        if checked.chart.local:
+            _same_as_ours(checked.path, checked.chart.name, origin)
+
+
+def _same_as_ours(folder: Path, name: str, origin: str) -> None:
+    """Our own charts carry no pinned digest (they ship with sitebox): a bundle's copy
+    must be this sitebox's own, file for file."""
+    if chartpins.digest(folder) != chartpins.digest(charts_dir() / name):
+        raise SiteboxError(
+            f"{origin} differs from sitebox's own {name} chart; nothing was used",
+            hint="make the bundle again with this sitebox version (`sitebox bundle create`)",
+        )

@@ -1,4 +1,4 @@
-"""``sitebox init | render | plan | charts pull|import|status | bundle create``."""
+"""``sitebox init | render | plan | charts pull|import|status``."""
 
 from __future__ import annotations
 
@@ -49,7 +49,10 @@ bundle_option = click.option(
 
 def load_site(site_file: Path | None, profile: str | None) -> siteconfig.Site:
     if site_file and profile:
-        raise SiteboxError("give -f site.yaml or --profile, not both")
+        raise SiteboxError(
+            "give -f site.yaml or --profile, not both",
+            hint="-f for your site (its profile is in the file), --profile for a profile as is",
+        )
     if site_file:
         return siteconfig.load(site_file)
     if not profile:
@@ -336,23 +339,3 @@ def charts_status_cmd(output: str) -> None:
             markup=False,
             soft_wrap=True,
         )
-
-
-@click.group("bundle")
-def bundle_group() -> None:
-    """Bundles for air-gapped sites."""
-
-
-@bundle_group.command("create")
-@site_option
-@profile_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def bundle_create_cmd(site_file: Path | None, profile: str | None, output: Path) -> None:
-    """Pack every chart the site renders and its image list into one archive."""
-    with rendered(site_file, profile, None) as result:
-        info = bundles.create(result, output)
-    console.err.print(
-        f"wrote {output}: {len(info['charts'])} charts, {len(info['images'])} images "  # type: ignore[arg-type]
-        "(images.txt lists them for your registry mirror)",
-        markup=False,
-    )

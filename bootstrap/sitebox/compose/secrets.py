@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sitebox.errors import SiteboxError
 from sitebox.files import private_dir, write_private
 from sitebox.kube import Kube
+from sitebox.paths import state_dir
 
 
 def _hex32() -> str:
@@ -55,10 +56,16 @@ SPECS = (
     SecretSpec("storage.secretKey", ("storage",), _password),
 )
 
-# Secrets the admin supplies instead of sitebox generating them. A value given to a run
-# wins over the stored one (rotating it is running again with the new value); without
-# one, the stored value is reused, so later runs need not be given it again.
-SUPPLIED = frozenset({"oidc.clientSecret"})
+# The IDTOKENS signing key a fleet shares between its flocking HTCondor pools. The
+# fleet's own store generates and keeps it (sitebox.fleet.trust); a site's run is handed
+# it, and only if the site flocks.
+FLEET_SIGNING_KEY = "fleet.htcondorSigningKey"
+
+# Secrets handed to a run instead of the site's store generating them: the admin's, and
+# the fleet's trust root. A value given to a run wins over the stored one (rotating it is
+# running again with the new value); without one, the stored value is reused, so later
+# runs need not be given it again, and a backup carries the value the site runs with.
+SUPPLIED = frozenset({"oidc.clientSecret", FLEET_SIGNING_KEY})
 
 
 def supplied(config: Mapping[str, Any]) -> dict[str, str]:
@@ -123,6 +130,11 @@ class FileStore:
     def write(self, values: Mapping[str, str]) -> None:
         private_dir(self.path.parent)
         write_private(self.path, json.dumps(dict(sorted(values.items())), indent=2))
+
+
+def local_store(site: str) -> FileStore:
+    """The store of a site's renders and plans made without a cluster."""
+    return FileStore(state_dir() / "sites" / site / "secrets.json")
 
 
 class ClusterStore:

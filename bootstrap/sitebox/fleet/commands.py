@@ -1,4 +1,5 @@
-"""``sitebox fleet validate | plan | install | upgrade | status | backup | restore``."""
+"""``sitebox fleet validate | render | plan | install | upgrade | status | backup | restore |
+rotate-trust``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sitebox.compose import bundle as bundles
 from sitebox.compose.commands import bundle_option
 from sitebox.config.suggest import did_you_mean
 from sitebox.errors import SiteboxError
-from sitebox.fleet import loader, ops, runner
+from sitebox.fleet import loader, ops, runner, trust
 from sitebox.fleet.model import Fleet, FleetSite
 from sitebox.fleet.report import SiteReport
 from sitebox.lifecycle.commands import confirm
@@ -25,13 +26,16 @@ from sitebox.validate.commands import summary
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_fleet_file = click.option(
+    "--file", "-f", "fleet_file", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("fleet.yaml"), show_default=True, help="The fleet file.",
+)  # fmt: skip
+
+
 def _common(command: F) -> F:
     for option in reversed(
         (
-            click.option(
-                "--file", "-f", "fleet_file", type=click.Path(dir_okay=False, path_type=Path),
-                default=Path("fleet.yaml"), show_default=True, help="The fleet file.",
-            ),
+            _fleet_file,
             click.option("--sites", help="Only these sites, comma-separated (default: all)."),
             click.option(
                 "--parallel", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -111,6 +115,27 @@ def fleet() -> None:
     """Many sites as one: a fleet.yaml of sites, what they share, and how they federate."""
 
 
+@fleet.command("render")
+@_common
+@bundle_option
+@click.option(
+    "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("rendered"), show_default=True, help="One folder per site: DIR/<site>/.",
+)  # fmt: skip
+def render_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, bundle: Path | None, output_dir: Path
+) -> None:
+    """Every site's manifests through real `helm template`, without the clusters (as
+    `sitebox render`), one folder per site."""
+    loaded = loader.load(fleet_file)
+    members = _members(loaded, sites)
+    with bundles.unpacked(bundle) as charts:
+        options = ops.Options(bundle=charts, output=output_dir, trust=trust.for_fleet(loaded))
+        reports = runner.run(members, ops.render, options, parallel)
+    _details(reports)
+    _finish(reports, "text", loaded, table=False)
+
+
 @fleet.command("plan")
 @_common
 @bundle_option
@@ -122,7 +147,8 @@ def plan_cmd(
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
     with bundles.unpacked(bundle) as charts:
-        reports = runner.run(members, ops.plan, ops.Options(bundle=charts), parallel)
+        options = ops.Options(bundle=charts, trust=trust.for_fleet(loaded))
+        reports = runner.run(members, ops.plan, options, parallel)
     if output == "text":
         _show_plan(reports)
     _finish(reports, output, loaded, table=False)
@@ -159,7 +185,7 @@ def install_cmd(
     members = _members(loaded, sites)
     then = ops.validation if validate else None
     with bundles.unpacked(bundle) as charts:
-        options = ops.Options(skip_unavailable, timeout, charts)
+        options = ops.Options(skip_unavailable, timeout, charts, trust=trust.for_fleet(loaded))
         reports = runner.run(members, ops.install, options, parallel, then)
     _finish(reports, "text", loaded)
 
@@ -185,7 +211,7 @@ def upgrade_cmd(
     members = _members(loaded, sites)
     then = ops.validation if validate else None
     with bundles.unpacked(bundle) as charts:
-        options = ops.Options(skip_unavailable, timeout, charts)
+        options = ops.Options(skip_unavailable, timeout, charts, trust=trust.for_fleet(loaded))
         if not yes:
             _show_plan(runner.run(members, ops.plan, options, parallel))
             confirm("upgrade these sites?")
@@ -208,7 +234,8 @@ def status_cmd(
     loaded = loader.load(fleet_file)
     members = _members(loaded, sites)
     with bundles.unpacked(bundle) as charts:
-        reports = runner.run(members, ops.status, ops.Options(bundle=charts), parallel)
+        options = ops.Options(bundle=charts, trust=trust.for_fleet(loaded))
+        reports = runner.run(members, ops.status, options, parallel)
     _finish(reports, output, loaded)
 
 
@@ -267,3 +294,36 @@ def restore_cmd(
     then = ops.validation if validate else None
     reports = runner.run(members, ops.restore, options, parallel, then)
     _finish(reports, "text", loaded)
+
+
+@fleet.command("rotate-trust")
+@_fleet_file
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def rotate_trust_cmd(fleet_file: Path, yes: bool) -> None:
+    """A new HTCondor signing key for the fleet's flocking pools, in the fleet's store;
+    the next `sitebox fleet upgrade` hands it to them."""
+    loaded = loader.load(fleet_file)
+    flocking = [m.name for m in loaded.sites if trust.flocks(m.site)]
+    if not flocking:
+        raise SiteboxError(
+            f"no site of fleet {loaded.name!r} flocks, so it has no HTCondor trust root",
+            hint="flocking links go under federation.flocking in the fleet file (docs/fleet.md)",
+        )
+    sites = ", ".join(flocking)
+    if not yes:
+        console.err.print(
+            f"the pools of {sites} will sign and accept tokens with the new key only, each "
+            "once it is upgraded; until all are, flocking between sites on the old key and "
+            "sites on the new one fails",
+            markup=False,
+            soft_wrap=True,
+        )
+        confirm(f"rotate the HTCondor trust root of fleet {loaded.name!r}?")
+    had = trust.rotate(loaded.name)
+    console.err.print(
+        f"{'rotated' if had else 'made'} the HTCondor trust root of fleet {loaded.name!r} "
+        f"(in {trust.store(loaded.name).path}); hand it to {sites} with "
+        f"`sitebox fleet upgrade -f {fleet_file}`",
+        markup=False,
+        soft_wrap=True,
+    )

@@ -2,8 +2,10 @@
 
 Pure functions. Each site learns its peers and their endpoints (the federation
 ConfigMap), the shared issuer, and which pools its HTCondor pool flocks to and
-accepts jobs from. Addresses a site publishes are derived from its domain unless
-the fleet file gives them.
+accepts jobs from; a site that does either also learns the fleet's HTCondor trust
+(the signing key's name and the trust domain; the key itself is a secret, handed
+over by ``fleet.trust``). Addresses a site publishes are derived from its domain
+unless the fleet file gives them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sitebox.fleet import trust
 from sitebox.model.siteconfig import Site
 
 COLLECTOR = "htcondor-collector"  # host:port of a pool's central manager: FLOCK_TO
@@ -76,4 +79,6 @@ def glue(
                 "from": [published[p][SCHEDD] for p in came],
             },
         }
+        if to or came:
+            glued[name]["trust"] = {"keyName": trust.key_name(fleet), "domain": trust.domain(fleet)}
     return glued

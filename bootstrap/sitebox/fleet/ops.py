@@ -1,7 +1,9 @@
 """One site's part of a fleet command, run in a thread with its own Kube and Helm.
 
 Each function is the single-site lifecycle (``sitebox.lifecycle``) called in
-process, with progress going to the site's line instead of the terminal.
+process, with progress going to the site's line instead of the terminal; ``render``
+alone needs no cluster. The sites that flock are handed the fleet's HTCondor trust
+root (``fleet.trust``) with their secrets.
 A ``SiteboxError`` here ends this site only; the runner records it.
 
 ``validation`` is the exception: the runner calls it one site after another in the
@@ -11,7 +13,8 @@ main thread, once the threads are done (see ``runner.run`` for why).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +22,13 @@ import yaml
 
 from sitebox.backup import archive, collect
 from sitebox.backup import restore as restorer
-from sitebox.components.names import SITE_NAMESPACE
+from sitebox.components.names import SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.compose import diff
+from sitebox.compose import render as renderer
+from sitebox.compose import secrets as secret_store
 from sitebox.compose.render import SiteRender
 from sitebox.errors import SiteboxError
+from sitebox.fleet import trust
 from sitebox.fleet.model import FleetSite
 from sitebox.fleet.report import HEALTHY, NOT_INSTALLED, SiteReport
 from sitebox.helm import Helm
@@ -31,11 +37,19 @@ from sitebox.lifecycle import drift
 from sitebox.lifecycle import install as installer
 from sitebox.lifecycle import status as site_status
 from sitebox.lifecycle.commands import check_upgrade_path, connect, preflight
+from sitebox.render.findings import ERROR, WARNING
 from sitebox.validate import runner as suite
 from sitebox.validate.commands import summary
 
 Say = Callable[[str], None]
 FEDERATION = "sitebox-federation"
+# Said before an upgrade hands a flocking site another key than it runs with, so that
+# a key made by a machine without the fleet's store is not handed out unnoticed.
+TRUST_MOVED = (
+    "the site runs with another HTCondor signing key than the fleet's store holds: an "
+    "install or upgrade hands it the store's (after `fleet rotate-trust`, as intended; "
+    "otherwise this machine lacks the fleet's store, see docs/fleet.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,9 @@ class Options:
     bundle: Path | None = None  # an extracted bundle's charts; the sites only read them
     archives: Path | None = None  # backup and restore: the folder of the sites' archives
     passphrase: str = field(default="", repr=False)
+    output: Path | None = None  # render: the folder of the sites' folders
+    # The fleet's HTCondor trust root (fleet.trust.root), handed to the sites that flock.
+    trust: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 Operation = Callable[[FleetSite, Options, Say], SiteReport]
@@ -79,14 +96,41 @@ def _record_state(report: SiteReport, kube: Kube, helm: Helm) -> bool:
     return True
 
 
+def render(member: FleetSite, options: Options, say: Say) -> SiteReport:
+    """The site's manifests through `helm template`, without its cluster, into
+    ``<output>/<site>/``: as `sitebox render`, its secrets from the site's local store."""
+    report = SiteReport(member.name)
+    if options.output is None:
+        raise SiteboxError("no folder to render into given", hint="pass --output-dir DIR")
+    say("rendering")
+    site = member.site
+    given = {**secret_store.supplied(site.config), **trust.lent(site, options.trust)}
+    secrets = secret_store.ensure(secret_store.local_store(site.name), site.enabled(), given=given)
+    with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
+        result = renderer.render(site, secrets, Path(tmp), options.bundle)
+    _left_out(result, report)
+    report.notes += [secrets.redact(str(f)) for f in result.findings if f.severity == WARNING]
+    errors = [secrets.redact(str(f)) for f in result.findings if f.severity == ERROR]
+    if errors:
+        raise SiteboxError(
+            f"{len(errors)} check(s) failed on the rendered manifests; nothing written:\n"
+            + "\n".join(errors[:10]),
+            hint="fix the values in the fleet file, or waive the policy with a reason",
+        )
+    files = renderer.write(result, options.output / site.name)
+    report.notes.append("wrote " + ", ".join(str(f) for f in files))
+    return report
+
+
 def plan(member: FleetSite, options: Options, say: Say) -> SiteReport:
     """What install would change on the site; reads only."""
     report = SiteReport(member.name)
     kube, helm = _connect(member, say)
     say("rendering")
     with installer.prepared(
-        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
-    ) as result:
+        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle,
+        lent=trust.lent(member.site, options.trust),
+    ) as result:  # fmt: skip
         _left_out(result, report)
         for release in result.releases:
             say(f"comparing {release.name}")
@@ -96,6 +140,9 @@ def plan(member: FleetSite, options: Options, say: Say) -> SiteReport:
             counted = diff.summary(c.action for c in found)
             report.changes[release.name] = [f"{state}: {counted}"]
             report.diffs += [result.secrets.redact(c.diff) for c in found if c.diff]
+    held = secret_store.ClusterStore(kube, SYSTEM_NAMESPACE).read()
+    if trust.moved(member.site, options.trust, held):
+        report.notes.append(TRUST_MOVED)
     return report
 
 
@@ -106,8 +153,9 @@ def _install(member: FleetSite, options: Options, say: Say, upgrade: bool) -> Si
         check_upgrade_path(member.site, kube)
     say("composing and rendering")
     with installer.prepared(
-        member.site, kube, skip_unavailable=options.skip_unavailable, bundle_charts=options.bundle
-    ) as result:
+        member.site, kube, skip_unavailable=options.skip_unavailable, bundle_charts=options.bundle,
+        lent=trust.lent(member.site, options.trust),
+    ) as result:  # fmt: skip
         say("preflight")
         preflight(result, kube, warn=report.notes.append, air_gapped=options.bundle is not None)
         _left_out(result, report)
@@ -139,8 +187,9 @@ def status(member: FleetSite, options: Options, say: Say) -> SiteReport:
         return report
     say("checking drift")
     with installer.prepared(
-        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle
-    ) as result:
+        member.site, kube, skip_unavailable=True, bundle_charts=options.bundle,
+        lent=trust.lent(member.site, options.trust),
+    ) as result:  # fmt: skip
         _left_out(result, report)
         report.drift = drift.find(result, kube, helm, report.distribution)
     return report

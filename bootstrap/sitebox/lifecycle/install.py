@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,12 +319,14 @@ def prepared(
     skip_unavailable: bool,
     bundle_charts: Path | None = None,
     store: secret_store.Store | None = None,
+    lent: Mapping[str, str] | None = None,
 ) -> Iterator[renderer.SiteRender]:
     """The site composed, rendered and checked, with the stored secrets (and any new
     ones, not yet stored); nothing on the cluster changes here. ``store``: where the
-    secrets come from, if not the cluster's store (a restore brings its own)."""
+    secrets come from, if not the cluster's store (a restore brings its own); ``lent``:
+    supplied secrets from elsewhere than the admin (a fleet's trust root)."""
     store = store or secret_store.ClusterStore(kube, SYSTEM_NAMESPACE)
-    given = secret_store.supplied(site.config)
+    given = {**secret_store.supplied(site.config), **(lent or {})}
     secrets = secret_store.ensure(store, site.enabled(), persist=False, given=given)
     with tempfile.TemporaryDirectory(prefix="sitebox-") as tmp:
         result = renderer.render(site, secrets, Path(tmp), bundle_charts)

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sitebox import console
+from sitebox.compose import bundle as bundles
 from sitebox.errors import SiteboxError
 from sitebox.nodes import inventory as inventory_file
 from sitebox.nodes import runner, verify
@@ -34,7 +35,13 @@ _site_option = click.option(
 _offline_option = click.option(
     "--offline",
     is_flag=True,
-    help="Skip every step that downloads from the internet (k3s, CVMFS, NVIDIA).",
+    help="Skip every step that downloads from the internet (CVMFS, NVIDIA); k3s comes "
+    "from --bundle or sitebox_k3s_from.",
+)
+_K3S_FOLDER_FIX = (
+    "give --bundle B (made with `sitebox bundle create --k3s-from DIR`), or set "
+    "sitebox_k3s_from in the inventory to a folder holding the release's k3s and "
+    "sha256sum-amd64.txt (k3s-arm64 and sha256sum-arm64.txt for arm64)"
 )
 
 
@@ -52,6 +59,11 @@ def _load(inventory_path: Path, site_file: Path | None) -> inventory_file.Invent
 @_inventory_option
 @_site_option
 @_offline_option
+@click.option(
+    "--bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Install k3s from this bundle's k3s folder (sitebox bundle create --k3s-from).",
+)
 @click.option("--check", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--diff", is_flag=True, help="Show the changes made to files.")
 @click.option(
@@ -65,6 +77,7 @@ def prepare_cmd(
     inventory_path: Path,
     site_file: Path | None,
     offline: bool,
+    bundle: Path | None,
     check: bool,
     diff: bool,
     kubeconfig_out: Path,
@@ -75,6 +88,51 @@ def prepare_cmd(
     extravars: dict[str, Any] = {"sitebox_kubeconfig_path": str(kubeconfig)}
     if offline:
         extravars["sitebox_offline"] = True
+    with bundles.unpacked(bundle) as charts:
+        if charts is not None:
+            extravars["sitebox_k3s_from"] = str(_bundled_k3s(bundle, charts.parent))
+        elif offline:
+            _check_offline_k3s(hosts)
+        result = _run(hosts, check, diff, extravars)
+    for host in result.hosts.values():
+        for text in host.diffs:
+            console.out.print(text, markup=False, highlight=False)
+    console.err.print(_summary_table(result))
+    _conclude(result)
+    if not check and _starts_k3s(hosts):
+        console.err.print(f"kubeconfig for sitebox: {kubeconfig}", markup=False)
+
+
+def _starts_k3s(hosts: inventory_file.Inventory) -> bool:
+    """Whether the run started k3s on the first server, and so wrote a kubeconfig."""
+    first = next(host for host in hosts.hosts if host.role == "server")
+    return first.ansible_vars().get("sitebox_apply_runtime") is not False
+
+
+def _bundled_k3s(bundle: Path | None, root: Path) -> Path:
+    folder = root / bundles.K3S_FOLDER
+    if not folder.is_dir():
+        raise SiteboxError(
+            f"bundle {bundle} carries no k3s binary",
+            hint="make it again with `sitebox bundle create ... --k3s-from DIR`, DIR holding "
+            "the release's k3s and sha256sum-amd64.txt",
+        )
+    return folder
+
+
+def _check_offline_k3s(hosts: inventory_file.Inventory) -> None:
+    """Offline, k3s can only come from a folder: say so before any host is touched."""
+    lacking = [host.name for host in hosts.hosts if not host.vars.get("sitebox_k3s_from")]
+    if lacking:
+        raise SiteboxError(
+            f"--offline, and no k3s binary to install on {', '.join(lacking)}",
+            hint=_K3S_FOLDER_FIX,
+        )
+
+
+def _run(
+    hosts: inventory_file.Inventory, check: bool, diff: bool, extravars: dict[str, Any]
+) -> runner.RunResult:
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console.err, transient=True,
@@ -86,14 +144,7 @@ def prepare_cmd(
         def show(host: runner.HostResult, lines: dict[str, TaskID] = lines) -> None:
             progress.update(lines[host.name], description=_progress_line(host, check))
 
-        result = runner.run(hosts, check=check, diff=diff, extravars=extravars, on_event=show)
-    for host in result.hosts.values():
-        for text in host.diffs:
-            console.out.print(text, markup=False, highlight=False)
-    console.err.print(_summary_table(result))
-    _conclude(result)
-    if not (offline or check):
-        console.err.print(f"kubeconfig for sitebox: {kubeconfig}", markup=False)
+        return runner.run(hosts, check=check, diff=diff, extravars=extravars, on_event=show)
 
 
 def _progress_line(host: runner.HostResult, check: bool) -> str:

@@ -37,6 +37,8 @@ _VARS = {
 }
 # Variables whose wrong value would only fail deep inside a playbook run.
 _CHOICES = {"sitebox_firewall": ("ufw", "firewalld", "none")}
+# Folders on the machine running sitebox, read by the playbook through lookups.
+_FOLDERS = ("sitebox_k3s_from",)
 EMPTY_HINT = "write `hosts:` with one entry per node; see docs/nodes.md"
 
 SCHEMA: dict[str, Any] = {
@@ -193,6 +195,10 @@ def _check(doc: Document) -> None:
             if allowed and variables[key] not in allowed:
                 fix = f"use one of: {', '.join(allowed)}"
                 message = f"{variables[key]!r} is not one of the allowed values"
+                problems.append(doc.problem([*where, key], message, fix))
+            if key in _FOLDERS and variables[key] and not Path(str(variables[key])).is_absolute():
+                fix = "give the absolute path (a relative one is read from the playbook's folder)"
+                message = f"{key} must be an absolute path, not {variables[key]!r}"
                 problems.append(doc.problem([*where, key], message, fix))
     if problems:
         raise ConfigError(problems, what="node inventory")

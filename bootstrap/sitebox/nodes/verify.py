@@ -205,7 +205,10 @@ def k3s_binary(node: Node) -> Outcome:
         return FAIL, "/usr/local/bin/k3s is missing"
     version = node.infra.run("/usr/local/bin/k3s --version").stdout.split("\n")[0]
     want = str(node.var("sitebox_k3s_version"))
-    return (PASS, version) if want in version else (FAIL, f"{version}, want {want}")
+    if want not in version:
+        return FAIL, f"{version}, want {want}"
+    unit = f"/etc/systemd/system/{'k3s' if node.host.role == 'server' else 'k3s-agent'}.service"
+    return (PASS, f"{version}, {unit}") if node.infra.file(unit).exists else _missing(unit)
 
 
 def modules_loaded(node: Node) -> Outcome:
@@ -299,11 +302,13 @@ def check_host(host: Host, *, offline: bool) -> Iterator[Finding]:
         yield Finding("connection", "connection", FAIL, probe_error.splitlines()[-1])
         return
     node = Node(host, infra)
+    # Offline, k3s is still installed when it came from a folder (a bundle's).
+    downloaded = not offline or bool(host.vars.get("sitebox_k3s_from"))
     for name, needs, check in CHECKS:
         kind = RUNTIME if RUNTIME in needs else DOWNLOAD if needs else "file"
         if RUNTIME in needs and host.connection == "chroot":
             yield Finding(name, kind, NOT_RUN, "not run in a chroot")
-        elif DOWNLOAD in needs and offline:
+        elif DOWNLOAD in needs and not downloaded:
             yield Finding(name, kind, NOT_RUN, "not run: offline (the download steps were skipped)")
         else:
             status, detail = check(node)

@@ -69,10 +69,15 @@ def _build_kwok(pin: Pin, go: GoRun) -> None:
     shutil.copytree(stages, target, ignore=shutil.ignore_patterns("*.go", "testdata", "*.md"))
 
 
-def _build_actionlint(pin: Pin, go: GoRun) -> None:
-    go.env["GOBIN"] = str(go.build.bin)
-    target = f"{pin.module}/cmd/actionlint@{pin.version}"
-    go(["go", "install", "-trimpath", "-ldflags", "-s -w", target])
+def _go_install(command: str) -> BuildFn:
+    """The build of a tool that is one ``go install`` of the pinned module's ``command``."""
+
+    def build(pin: Pin, go: GoRun) -> None:
+        go.env["GOBIN"] = str(go.build.bin)
+        target = f"{pin.module}/{command}@{pin.version}"
+        go(["go", "install", "-trimpath", "-ldflags", "-s -w", target])
+
+    return build
 
 
 _STAGING = re.compile(r"^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/", re.MULTILINE)
@@ -166,7 +171,12 @@ RECIPES: dict[str, Recipe] = {
     ),
     "actionlint": Recipe(
         {"actionlint": VersionCheck(("-version",), "{version}")},
-        _build_actionlint,
+        _go_install("cmd/actionlint"),
+        revision="1",
+    ),
+    "crane": Recipe(
+        {"crane": VersionCheck(("version",), "{version}")},
+        _go_install("cmd/crane"),
         revision="1",
     ),
 }

@@ -12,8 +12,18 @@ Usage: data: {{- include "batch.condorConfig" . | nindent 2 }}
   # Written by the sitebox batch chart; local changes are overwritten on upgrade.
   CONDOR_HOST = {{ include "batch.condorHost" . }}
   SEC_DEFAULT_AUTHENTICATION_METHODS = FS, IDTOKENS, PASSWORD
-  # IDTOKENS are signed with the key in passwords.d/sitebox (the token-signing-key Secret).
-  SEC_TOKEN_ISSUER_KEY = sitebox
+  {{- $key := .Values.htcondor.trust.keyName }}
+  # IDTOKENS are signed with the key in passwords.d/{{ $key }} (the token-signing-key Secret);
+  # a token names it as its kid, and a pool accepts it if it holds a key of that name.
+  SEC_TOKEN_ISSUER_KEY = {{ $key }}
+  SEC_TOKEN_FETCH_ALLOWED_SIGNING_KEYS = {{ $key }}
+  {{- with .Values.htcondor.trust.domain }}
+  # The issuer of the tokens this pool signs: a client presents a token only to a server of
+  # the token's trust domain, so pools that share the key share this too. User identities
+  # (user@UID_DOMAIN) are then the same in each; jobs still run as slot users.
+  TRUST_DOMAIN = {{ . }}
+  UID_DOMAIN = {{ . }}
+  {{- end }}
   {{- with .Values.htcondor.flocking.to }}
   # Pools this pool's schedd may send idle jobs to.
   FLOCK_TO = {{ join ", " . }}
@@ -54,7 +64,7 @@ Usage: volumeMounts: {{- include "batch.htcondor.mounts" . | nindent 12 }}
   mountPath: /root/secrets
   readOnly: true
 - name: signing-key
-  mountPath: /etc/condor/passwords.d/sitebox
+  mountPath: /etc/condor/passwords.d/{{ .Values.htcondor.trust.keyName }}
   subPath: signing_key
   readOnly: true
 {{- end }}
@@ -83,6 +93,11 @@ Usage: annotations: {{- include "batch.htcondor.podAnnotations" . | nindent 8 }}
 */}}
 {{- define "batch.htcondor.podAnnotations" -}}
 checksum/condor-config: {{ include "batch.condorConfig" . | sha256sum }}
+{{- with .Values.htcondor.tokenSigningKey }}
+{{- /* A subPath mount never sees a changed Secret: a new key (a fleet's rotation) must
+restart the daemons. A digest of a long random key tells nothing of it. */}}
+checksum/signing-key: {{ . | sha256sum }}
+{{- end }}
 {{- end }}
 
 {{/*
