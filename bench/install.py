@@ -1,8 +1,9 @@
 """Benchmark: `sitebox install` against `helm upgrade --install --wait` of the same charts.
 
 On one fresh sim cluster, a site (`--site`): `plumbing`, the demo profile with an
-HTCondor pool and our own charts alone, or `tier3`, the tier3 profile with its real
-upstream charts from the chart cache (`sitebox charts import` or `pull` first):
+HTCondor pool and our own charts alone, or `tier3` or `tier2`, those profiles with their
+real upstream charts from the chart cache (`sitebox charts import` or `pull` first), or
+`tier2-unmonitored`, tier2 without its monitoring and dashboards components:
   - sitebox: `sitebox install -f site.yaml --skip-unavailable`, the whole command
     (preflight, compose, render and checks, secrets, both releases, validation);
   - helm: the two composed charts sitebox rendered, with the same values, installed
@@ -14,7 +15,7 @@ Prints JSON; the ratio sitebox / helm is the figure of merit (target ≤ 1.2).
 as pulling images and starting containers does on a real node; with 0, Helm's wait
 is nearly free and the ratio measures sitebox's fixed cost alone.
 
-    python bench/install.py --repeat 3 [--pod-startup 30] [--site tier3]
+    python bench/install.py --repeat 3 [--pod-startup 30] [--site tier3|tier2|...]
 """
 
 from __future__ import annotations
@@ -48,11 +49,28 @@ SITES = {
         "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: tier3\n"
         "storage: {sharedClassName: shared}\n"
     ),
+    # tier2 as the profile has it (monitoring and dashboards on), and without them: the
+    # difference is what the monitoring component adds to an install.
+    "tier2": (
+        "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: tier2\n"
+        "storage: {sharedClassName: shared}\n"
+    ),
+    "tier2-unmonitored": (
+        "apiVersion: sitebox.io/v1\nkind: Site\nname: bench\nprofile: tier2\n"
+        "storage: {sharedClassName: shared}\n"
+        "components: {monitoring: {enabled: false}, dashboards: {enabled: false}}\n"
+    ),
 }
+# tier2's nodes, as tests/site sizes them; volumes for every run's claims (S3 data,
+# HTCondor spool, Prometheus's samples), since each run takes fresh ones.
+TIER2 = ("--nodes", "8x36cpu-150Gi", "--volumes", "60x10Gi", "--volumes", "8x16Ti",
+         "--volumes", "8x100Gi")  # fmt: skip
 # Volumes are Retain, as a site's data is: every run's claims take fresh ones.
 CLUSTERS = {
     "plumbing": ("--nodes", "3x8cpu-32Gi"),
     "tier3": ("--nodes", "2x16cpu-64Gi", "--volumes", "60x10Gi", "--volumes", "8x2Ti"),
+    "tier2": TIER2,
+    "tier2-unmonitored": TIER2,
 }
 
 

@@ -24,6 +24,7 @@ from sitebox.errors import RunInterruptedError, SiteboxError
 # them all (the Kubernetes client, Helm, the sim cluster's PKI, Ansible's runner) cost
 # every invocation, even `--version`, most of a second.
 COMMANDS = {
+    "accounting": "sitebox.accounting.commands:accounting",
     "backup": "sitebox.backup.commands:backup_cmd",
     "batch": "sitebox.batch.commands:batch",
     "bundle": "sitebox.compose.bundle_commands:bundle_group",
@@ -36,6 +37,7 @@ COMMANDS = {
     "nodes": "sitebox.nodes.commands:nodes",
     "plan": "sitebox.compose.commands:plan_cmd",
     "preflight": "sitebox.preflight.commands:preflight_cmd",
+    "registration": "sitebox.registration.commands:registration_cmd",
     "render": "sitebox.compose.commands:render_cmd",
     "restore": "sitebox.backup.commands:restore_cmd",
     "rollback": "sitebox.lifecycle.commands:rollback_cmd",

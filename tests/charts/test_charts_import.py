@@ -35,5 +35,5 @@ def test_status_lists_every_pinned_chart_and_its_state(tmp_path: Path) -> None:
     assert states["jupyterhub"] == "missing"
     assert set(states) == {
         "jupyterhub", "dask-gateway", "reana", "argo-workflows", "seaweedfs", "cvmfs-csi",
-        "csi-driver-nfs",
+        "csi-driver-nfs", "prometheus", "grafana",
     }  # fmt: skip

@@ -151,7 +151,7 @@ def test_a_live_claim_of_another_run_stops_a_second_one(
             },
             "spec": {
                 "holderIdentity": "elsewhere/4242/99",
-                "leaseDurationSeconds": 30,
+                "leaseDurationSeconds": 900,  # live for the whole test, however slow the machine
                 "acquireTime": now,
                 "renewTime": now,
             },

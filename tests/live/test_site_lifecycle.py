@@ -138,7 +138,7 @@ def test_a_profile_the_cluster_cannot_fit_stops_at_preflight(
 
 def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, state_env: dict[str, str]) -> None:
     missing = run_sitebox("status", "--kubeconfig", str(tmp_path / "nope"), env=state_env)
-    assert missing.code == 1 and "cannot load kubeconfig" in missing.err
+    assert missing.code == 1 and "nope not found" in missing.err
     config = tmp_path / "closed.kubeconfig"
     config.write_text(
         "apiVersion: v1\nkind: Config\n"

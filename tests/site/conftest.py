@@ -21,13 +21,15 @@ from tests.conftest import UPSTREAM_CHARTS, Run, run_sitebox
 
 REQUIRE = "SITEBOX_REQUIRE_UPSTREAM"
 # Each profile on a sim cluster sized to its `requires` (nodes, volumes, node pools): the
-# volumes hold the S3 store's data at the profile's size.
+# volumes hold the S3 store's data and Prometheus's samples at the profile's sizes.
 CLUSTERS = {
     "demo": ("--nodes", "1x2cpu-4Gi"),
     "tier3": ("--nodes", "2x16cpu-64Gi", "--volumes", "20x10Gi", "--volumes", "2x2Ti"),
-    "tier2": ("--nodes", "8x36cpu-150Gi", "--volumes", "40x10Gi", "--volumes", "2x16Ti"),
-    "analysis-facility": ("--node-pools", "POOLS", "--volumes", "20x10Gi", "--volumes", "2x16Ti"),
-}
+    "tier2": ("--nodes", "8x36cpu-150Gi", "--volumes", "40x10Gi", "--volumes", "2x16Ti",
+              "--volumes", "1x100Gi"),
+    "analysis-facility": ("--node-pools", "POOLS", "--volumes", "20x10Gi", "--volumes", "2x16Ti",
+                          "--volumes", "1x50Gi"),
+}  # fmt: skip
 # analysis-facility needs a GPU: 64 CPUs and 256Gi in all, one node with one GPU.
 AF_POOLS = """pools:
   - {name: cpu, count: 3, cpu: "16", memory: 64Gi}

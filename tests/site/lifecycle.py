@@ -5,13 +5,25 @@ from __future__ import annotations
 import json
 import subprocess
 
-from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE
+from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
 from sitebox.kube import Kube, wait_for
 from sitebox.model import profiles
 from tests.site.conftest import SiteCluster
 
 # The upstream components each profile runs: each must show Ready pods of its own.
-UPSTREAM = {"hub", "dask", "workflow", "argo", "storage", "cvmfs", "nfs"}
+UPSTREAM = {
+    "hub",
+    "dask",
+    "workflow",
+    "argo",
+    "storage",
+    "cvmfs",
+    "nfs",
+    "monitoring",
+    "dashboards",
+}
+# Where the site's claims are: its data, its batch spool, and Prometheus's samples.
+CLAIM_NAMESPACES = (SITE_NAMESPACE, BATCH_NAMESPACE, SYSTEM_NAMESPACE)
 
 
 def enabled(profile: str) -> set[str]:
@@ -23,7 +35,7 @@ def claims(kube: Kube) -> dict[str, str]:
     """Every claim of the site, by namespace/name: the volume it is bound to."""
     return {
         f"{ns}/{c['metadata']['name']}": c["spec"].get("volumeName", "")
-        for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)
+        for ns in CLAIM_NAMESPACES
         for c in kube.list_objects("v1", "PersistentVolumeClaim", ns)
     }
 
@@ -48,7 +60,7 @@ def install_converges(cluster: SiteCluster) -> dict[str, str]:
     bound = claims(kube)
     phases = {
         c["metadata"]["name"]: c["status"]["phase"]
-        for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)
+        for ns in CLAIM_NAMESPACES
         for c in kube.list_objects("v1", "PersistentVolumeClaim", ns)
     }
     assert phases and set(phases.values()) == {"Bound"}, phases

@@ -37,7 +37,8 @@ def test_a_failed_install_is_retried(profile_cluster: SiteCluster) -> None:
     assert "did not become ready and was rolled back" in failed.err, failed.err[-2000:]
     # Named from Helm's own wait status: the objects, their state.
     assert "Helm waited for:" in failed.err
-    assert re.search(r"(Deployment|StatefulSet) sitebox/\S+: InProgress", failed.err), failed.err
+    # Which objects Helm had reached in 4 s depends on the machine's load; each is named.
+    assert re.search(r"\w+ sitebox/\S+: (InProgress|Unknown)", failed.err), failed.err
     assert kube.get("v1", "Secret", KEPT, SITE_NAMESPACE), "the chart's hook kept its Secret"
 
     retried = profile_cluster.sitebox("install", "-f", site)

@@ -33,6 +33,7 @@ Say = Callable[[str], None]
 REMOTE = "target"
 CREDENTIALS = "sitebox-backup-target"  # a Secret in each namespace the Jobs run in
 RUN_LABEL = "sitebox.io/backup-run"
+ARCHIVE_ANNOTATION = "sitebox.io/archive"  # the backup a restore Job puts back
 HUB_DB = ("hub-db-dir", "jupyterhub.sqlite")  # z2jh's claim, and its database file
 REANA_DB = "sitebox-db"  # REANA 0.9.4 names it <release, 13 chars>-db
 BACKUP, RESTORE = "backup", "restore"
@@ -314,6 +315,19 @@ def credentials(kube: Kube, namespaces: set[str], keys: tuple[str, str]) -> None
         kube.write_secret(namespace, CREDENTIALS, data, {PART_OF_LABEL: "sitebox"})
 
 
+def _copied_already(kube: Kube, obj: Obj) -> bool:
+    """Whether a restore of the same archive, stopped and run again, already put this
+    item back: copying it twice could overwrite what the application, started by the
+    first run, has written since."""
+    archive = (obj["metadata"].get("annotations") or {}).get(ARCHIVE_ANNOTATION)
+    name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
+    found = kube.get("batch/v1", "Job", name, namespace) if archive else None
+    if found is None:
+        return False
+    same = (found["metadata"].get("annotations") or {}).get(ARCHIVE_ANNOTATION) == archive
+    return same and bool((found.get("status") or {}).get("succeeded"))
+
+
 def _replace(kube: Kube, obj: Obj) -> None:
     """Create the Job; one of the same name from an earlier, interrupted run goes first."""
     name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
@@ -353,7 +367,8 @@ def _finished(kube: Kube, obj: Obj) -> bool:
 def run(kube: Kube, jobs: list[Obj], say: Say, timeout: float = 3600) -> None:
     """Run the Jobs side by side and wait for each to finish."""
     for obj in jobs:
-        _replace(kube, obj)
+        if not _copied_already(kube, obj):
+            _replace(kube, obj)
     for number, obj in enumerate(jobs, 1):
         name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
         say(f"copying data: Job {number} of {len(jobs)} ({name})")
@@ -409,6 +424,7 @@ def restore(
     say: Say,
     early: set[str],
     before_releases: bool,
+    archive: str,
 ) -> None:
     """Put the data back. Before the releases, files and the hub's database go into the
     claims of the namespaces that exist then (``early``), so the applications start on
@@ -429,4 +445,7 @@ def restore(
     if not wanted:
         return
     credentials(kube, {i.namespace for i in wanted}, keys)
-    run(kube, [job(i, target, RESTORE, "restore", copy_image) for i in wanted], say)
+    jobs = [job(i, target, RESTORE, "restore", copy_image) for i in wanted]
+    for obj in jobs:
+        obj["metadata"].setdefault("annotations", {})[ARCHIVE_ANNOTATION] = archive
+    run(kube, jobs, say)

@@ -208,6 +208,8 @@ def restore(
         plan = schedule.prepare(kube, site, result.secrets)
         installer.admit(kube, result, installer.states(helm, result))
         image = site.distribution.backup_images["copy"]
+        # The sealed file's digest: new salt and nonce each backup, so one per archive.
+        sealed = next(f["sha256"] for f in manifest["files"] if f["path"] == archive.SEALED)
         with lock.held(kube, f"restore of site {site.name}"):
             _foreign_secrets(kube, contents)  # again: another run may have been first
             say("restoring the secrets")
@@ -220,13 +222,13 @@ def restore(
             _claims(kube, result, contents, filled, early)
             if source is not None:
                 data.restore(kube, manifest["data"], source.target, source.keys, image, say,
-                             early, before_releases=True)  # fmt: skip
+                             early, before_releases=True, archive=sealed)  # fmt: skip
             outcomes = installer.apply_held(result, kube, helm, say, timeout, "restore", plan)
             later = {_key(c)[0] for c in contents.claims} - early
             _claims(kube, result, contents, filled, later)
             if source is not None:
                 data.restore(kube, manifest["data"], source.target, source.keys, image, say,
-                             early, before_releases=False)  # fmt: skip
+                             early, before_releases=False, archive=sealed)  # fmt: skip
             say(f"restoring {len(contents.resources)} custom resources")
             _resources(kube, contents.resources)
     return outcomes

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from sitebox.errors import SiteboxError
 from sitebox.kube import Kube
 
 LABEL = "sitebox.io/load-test"
+VO_LABEL = "sitebox.io/vo"  # what `sitebox accounting` reads by default
 MAX_RETRIES = 5
 NO_ANSWER = 0  # the "status" under which requests that got no HTTP answer are counted
 POD_EVENTS_GRACE = 15.0  # seconds the pod watch may lag behind the Job watch at the end
@@ -63,18 +64,29 @@ class Report:
 
 
 def job_manifest(
-    name: str, run_id: str, cpu: str, memory: str, deadline: int = 600
+    name: str,
+    run_id: str,
+    cpu: str,
+    memory: str,
+    deadline: int = 600,
+    vo: str | None = None,
+    ttl: int | None = 300,
 ) -> dict[str, Any]:
+    """One load-test Job; ``vo`` labels it as a workload manager would for accounting,
+    ``ttl`` None keeps it after it finishes (until the load test deletes it)."""
     labels = {LABEL: run_id, "sitebox.io/batch": "true"}
+    if vo:
+        labels[VO_LABEL] = vo
     resources = {"cpu": cpu, "memory": memory}
+    spec: dict[str, Any] = {"backoffLimit": 0, "activeDeadlineSeconds": deadline}
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = ttl
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "labels": labels},
         "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": deadline,
-            "ttlSecondsAfterFinished": 300,
+            **spec,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -156,7 +168,11 @@ def run(
     timeout: float,
     on_progress: Callable[[Tally], None],
     deadline: int = 600,
+    vos: Sequence[str | None] = (),
+    keep: bool = False,
 ) -> Report:
+    """``vos``: the Jobs carry these VO labels in turn (None: no label); ``keep``: the
+    Jobs stay when the test ends (no TTL, no deletion), for `sitebox accounting`."""
     run_id = uuid.uuid4().hex[:8]
     selector = f"{LABEL}={run_id}"
     tally = Tally()
@@ -178,7 +194,9 @@ def run(
                 index = next(indices, None)
             if index is None:
                 return
-            job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory, deadline)
+            vo = vos[index % len(vos)] if vos else None
+            job = job_manifest(f"lt-{run_id}-{index}", run_id, cpu, memory, deadline, vo,
+                               None if keep else 300)  # fmt: skip
             try:
                 _submit(kube, namespace, job, tally)
             except SiteboxError as exc:
@@ -214,7 +232,8 @@ def run(
         done.set()
         for watcher in watchers:
             watcher.join(timeout=10)
-        kube.delete_jobs(namespace, selector)
+        if not keep:
+            kube.delete_jobs(namespace, selector)
     submit_seconds = submitted - started
     span = max(tally.last_scheduled - started, 1e-9)
     return Report(

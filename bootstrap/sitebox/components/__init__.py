@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sitebox.components import argo, batch, cvmfs, dask, hub, nfs, site, storage, workflow
+from sitebox.components import (
+    argo,
+    batch,
+    cvmfs,
+    dashboards,
+    dask,
+    hub,
+    monitoring,
+    nfs,
+    site,
+    storage,
+    workflow,
+)
 
 MODULES: dict[str, ModuleType] = {
     "site": site,
@@ -21,4 +33,6 @@ MODULES: dict[str, ModuleType] = {
     "storage": storage,
     "cvmfs": cvmfs,
     "nfs": nfs,
+    "monitoring": monitoring,
+    "dashboards": dashboards,
 }

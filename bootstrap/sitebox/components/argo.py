@@ -18,10 +18,15 @@ def values(site: Site, secrets: Secrets) -> Values:
         # The full ones come from a Job that downloads them at install time, which an
         # air-gapped site cannot do.
         "crds": {"install": True, "full": False, "keep": True},
-        "controller": {"resources": sized},
+        "controller": {"resources": sized, **_metrics(site)},
         "server": {
             "resources": sized,
             "livenessProbe": {"enabled": True},
             "serviceType": "ClusterIP",
         },
     }
+
+
+def _metrics(site: Site) -> Values:
+    """The controller's metrics port (9090, on its Service), for the site's Prometheus."""
+    return {"metricsConfig": {"enabled": True}} if common.enabled(site, "monitoring") else {}

@@ -45,12 +45,32 @@ def values(site: Site, secrets: Secrets) -> Values:
         values["job"].update(cpu=str(spec["job"]["cpu"]), memory=spec["job"]["memory"])
     if spec.get("workers"):
         values["htcondor"]["workers"] = {"count": spec["workers"]}
+    if site.config.get("accounting"):
+        values["accounting"] = _accounting(site, site.config["accounting"])
     if site.federation is not None:
         values["htcondor"]["flocking"] = site.federation["flocking"]
         if "trust" in site.federation:
             # A pool that flocks signs and checks tokens with the fleet's key, not its own.
             values["htcondor"]["trust"] = dict(site.federation["trust"])
             values["htcondor"]["tokenSigningKey"] = _fleet_key(site, secrets)
+    return values
+
+
+def _accounting(site: Site, settings: dict[str, object]) -> Values:
+    """`accounting:` in site.yaml as the batch chart's CronJob values (docs/accounting.md)."""
+    values: Values = {
+        "enabled": True,
+        "image": settings["image"],
+        "site": settings.get("site") or site.name,
+        "defaultVO": settings["defaultVO"],
+        "benchmark": str(settings["benchmark"]),
+        "ssm": {"certificateSecret": settings["certificateSecret"]},
+    }
+    for key in ("voLabel", "submitHost"):
+        if settings.get(key):
+            values[key] = settings[key]
+    if settings.get("broker"):
+        values["ssm"]["host"] = settings["broker"]
     return values
 
 

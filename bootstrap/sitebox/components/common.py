@@ -102,6 +102,11 @@ def shared_storage(site: Site) -> bool:
     return bool(storage.get("sharedClassName") or served)
 
 
+def enabled(site: Site, name: str) -> bool:
+    """Whether a component is on at this site (one a profile does not list is off)."""
+    return bool(site.components.get(name, {}).get("enabled"))
+
+
 def notebook_cvmfs(site: Site) -> bool:
     """Notebook servers mount /cvmfs when both the hub and CVMFS are on."""
     return all(site.components[name].get("enabled") for name in ("hub", "cvmfs"))

@@ -60,5 +60,14 @@ def values(site: Site, secrets: Secrets) -> Values:
         "traefik": {
             "resources": common.sized("100m", "128Mi"),
             "service": {"type": "ClusterIP"},
+            **_metrics(site),
         },
     }
+
+
+def _metrics(site: Site) -> Values:
+    """The gateway server exports no metrics; its Traefik does when told, on its `traefik`
+    entry point (port 9000, beside /ping), where the site's Prometheus scrapes it."""
+    if not common.enabled(site, "monitoring"):
+        return {}
+    return {"additionalArguments": ["--metrics.prometheus=true"]}

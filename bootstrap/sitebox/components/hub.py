@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sitebox.components import common
-from sitebox.components.names import CVMFS_CLAIM
+from sitebox.components.names import CVMFS_CLAIM, SYSTEM_NAMESPACE
 from sitebox.compose.secrets import Secrets
 from sitebox.errors import Location, SiteboxError
 from sitebox.model.siteconfig import Site
@@ -186,12 +186,50 @@ def values(site: Site, secrets: Secrets) -> Values:
                 "extraVolumeMounts": [{"name": "cvmfs", "mountPath": "/cvmfs", "readOnly": True}],
             }
         )
+    if common.enabled(site, "monitoring"):
+        values["hub"].update(_metrics(secrets))
     if site.components["dask"].get("enabled"):
         # DaskHub: the hub registers the gateway as a service with the one shared token.
-        values["hub"]["services"] = {"dask-gateway": {"apiToken": secrets["dask.apiToken"]}}
+        values["hub"].setdefault("services", {})["dask-gateway"] = {
+            "apiToken": secrets["dask.apiToken"]
+        }
         values["singleuser"]["extraEnv"] = {
             "DASK_GATEWAY__ADDRESS": "http://proxy-public/services/dask-gateway",
             "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
             "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
         }
     return values
+
+
+def _metrics(secrets: Secrets) -> Values:
+    """The site's Prometheus reads /hub/metrics as a hub service whose token may read
+    metrics only (JupyterHub authenticates that endpoint, and the proxy routes /hub/ to
+    the world), from the system namespace, which the hub's network policy must admit."""
+    prometheus = {
+        "matchLabels": {
+            "app.kubernetes.io/name": "prometheus",
+            "app.kubernetes.io/component": "server",
+        }
+    }
+    system = {"matchLabels": {"kubernetes.io/metadata.name": SYSTEM_NAMESPACE}}
+    return {
+        "services": {"prometheus": {"apiToken": secrets["monitoring.hubToken"]}},
+        "loadRoles": {
+            "prometheus": {
+                "description": "the site's Prometheus reads the hub's metrics",
+                "scopes": ["read:metrics"],
+                "services": ["prometheus"],
+            }
+        },
+        # Scraped by its own job with that token; the chart's annotation would have the
+        # generic annotation job try it without one.
+        "service": {"annotations": {"prometheus.io/scrape": "false"}},
+        "networkPolicy": {
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": system, "podSelector": prometheus}],
+                    "ports": [{"port": "http"}],
+                }
+            ]
+        },
+    }

@@ -22,3 +22,14 @@ CVMFS_CLAIM = "cvmfs"
 # the chart names that class itself ("<prefix>-shared-volume-storage-class", the prefix being
 # the release and chart names cut to 13 characters) and has no key to choose another.
 REANA_SHARED_CLASS = "sitebox-reana-shared-volume-storage-class"
+# The monitoring component's Prometheus (chart prometheus, in the system release): its
+# server's Service, named by sitebox rather than by the release, so that Grafana, the
+# accounting and an admin's port-forward find it as http://prometheus.sitebox-system.svc.
+PROMETHEUS_SERVICE = "prometheus"
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{SYSTEM_NAMESPACE}.svc"
+# The Grafana data source sitebox provisions for that Prometheus; its dashboards name it by
+# this uid, so a site's own data sources never shadow it.
+PROMETHEUS_DATASOURCE_UID = "sitebox-prometheus"
+# The label Grafana's dashboard sidecar collects ConfigMaps by, in the site namespace
+# (site-base makes sitebox's dashboards as such ConfigMaps).
+DASHBOARD_LABEL = "grafana_dashboard"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from sitebox.components import common
-from sitebox.components.names import BATCH_NAMESPACE, CVMFS_CLAIM, CVMFS_DRIVER, PRIORITY_PREFIX
+from sitebox.components.names import (
+    BATCH_NAMESPACE,
+    CVMFS_CLAIM,
+    CVMFS_DRIVER,
+    DASHBOARD_LABEL,
+    PRIORITY_PREFIX,
+)
 from sitebox.compose.secrets import Secrets
 from sitebox.model.siteconfig import Site
 
@@ -39,8 +45,17 @@ def values(site: Site, secrets: Secrets) -> Values:
             "driver": CVMFS_DRIVER,
             "repositories": site.config.get("cvmfs", {}).get("repositories", []),
         },
+        **_dashboards(site),
         **_federation(site),
     }
+
+
+def _dashboards(site: Site) -> Values:
+    """sitebox's Grafana dashboards, for the dashboards component's sidecar; a site without
+    it keeps the values it had."""
+    if not common.enabled(site, "dashboards"):
+        return {}
+    return {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL}}
 
 
 def _federation(site: Site) -> Values:

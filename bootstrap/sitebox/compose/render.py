@@ -35,7 +35,11 @@ RELEASE_NAMES = tuple((name, namespace) for _, name, namespace in RELEASES)
 # Folder of upstream schema copies (<chart-folder>/values.schema.json, values.yaml), used
 # when the chart itself is not on this machine. CI points it at shared/upstream.
 SCHEMA_COPIES_ENV = "SITEBOX_UPSTREAM_SCHEMAS"
-SCHEMA_FOLDER = {"jupyterhub": "jupyterhub", "dask-gateway": "dask-gateway"}
+SCHEMA_FOLDER = {
+    "jupyterhub": "jupyterhub",
+    "dask-gateway": "dask-gateway",
+    "prometheus": "prometheus",
+}
 
 
 @dataclass

@@ -54,6 +54,9 @@ SPECS = (
     SecretSpec("batch.signingKey", ("batch",), _password),
     SecretSpec("storage.accessKey", ("storage",), _access_key),
     SecretSpec("storage.secretKey", ("storage",), _password),
+    # Prometheus's token for the hub's /hub/metrics (a hub service with read:metrics only).
+    SecretSpec("monitoring.hubToken", ("monitoring",), _hex32),
+    SecretSpec("dashboards.adminPassword", ("dashboards",), _password),
 )
 
 # The IDTOKENS signing key a fleet shares between its flocking HTCondor pools. The

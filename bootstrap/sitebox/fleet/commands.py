@@ -1,9 +1,10 @@
 """``sitebox fleet validate | render | plan | install | upgrade | status | backup | restore |
-rotate-trust``."""
+rotate-trust | registration``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -327,3 +328,29 @@ def rotate_trust_cmd(fleet_file: Path, yes: bool) -> None:
         markup=False,
         soft_wrap=True,
     )
+
+
+@fleet.command("registration")
+@_common
+@click.option(
+    "--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("registration"), show_default=True,
+    help="One document per site: DIR/<site>.registration.yaml.",
+)  # fmt: skip
+@click.option(
+    "--planned", is_flag=True,
+    help="Capacity from each site's profile, without reaching the clusters.",
+)  # fmt: skip
+def registration_cmd(
+    fleet_file: Path, sites: str | None, parallel: int, output_dir: Path, planned: bool
+) -> None:
+    """Every site's registration data for GOCDB and CRIC (as `sitebox registration`), one
+    document per site, capacity counted on its cluster."""
+    from sitebox.registration import fleet as registrations  # its own command's imports
+
+    loaded = loader.load(fleet_file)
+    members = _members(loaded, sites)
+    operation = partial(registrations.registration, planned=planned)
+    reports = runner.run(members, operation, ops.Options(output=output_dir), parallel)
+    _details(reports)
+    _finish(reports, "text", loaded, table=False)

@@ -404,9 +404,10 @@ def uninstall_cmd(
             removed = schedule.remove(kube)
             if removed:
                 console.err.print(f"removed {removed} scheduled backup(s)", markup=False)
+    # The site's data, its batch spool, and Prometheus's samples (in the system namespace).
     claims = [
         (ns, c["metadata"]["name"])
-        for ns in (SITE_NAMESPACE, BATCH_NAMESPACE)
+        for ns in (SITE_NAMESPACE, BATCH_NAMESPACE, SYSTEM_NAMESPACE)
         for c in kube.list_objects("v1", "PersistentVolumeClaim", ns)
     ]
     if purge_data:

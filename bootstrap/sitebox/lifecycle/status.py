@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sitebox.components.names import BATCH_NAMESPACE, SITE_NAMESPACE, SYSTEM_NAMESPACE
+from sitebox.components.names import (
+    BATCH_NAMESPACE,
+    PROMETHEUS_URL,
+    SITE_NAMESPACE,
+    SYSTEM_NAMESPACE,
+)
 from sitebox.compose.render import RELEASE_NAMES
 from sitebox.helm import Helm
 from sitebox.kube import Kube, Obj
@@ -27,6 +32,14 @@ def _endpoints(info: dict[str, Any], components: list[str]) -> dict[str, str]:
         )
     if "batch" in components:
         found["batch"] = f"namespace {BATCH_NAMESPACE} (`sitebox batch kubeconfig`)"
+    if "monitoring" in components:
+        found["prometheus"] = f"{PROMETHEUS_URL} (in the cluster; port-forward svc/prometheus)"
+    if "dashboards" in components:
+        found["grafana"] = (
+            f"https://grafana.{domain}"
+            if domain
+            else f"svc/sitebox-grafana.{SITE_NAMESPACE}:80 (port-forward)"
+        )
     return found
 
 

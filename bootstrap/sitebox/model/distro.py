@@ -43,6 +43,9 @@ class Component:
     crds: bool = False
     pod_security: str = "restricted"
     waivers: tuple[tuple[str, str], ...] = ()
+    # Charts vendored in the component's chart, whose pods label themselves with their own
+    # chart's name (kube-state-metrics inside prometheus).
+    subcharts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def _build(data: dict[str, Any], source: Path) -> Distribution:
             crds=bool(spec.get("crds", False)),
             pod_security=spec.get("podSecurity", "restricted"),
             waivers=tuple(spec.get("waivers", {}).items()),
+            subcharts=tuple(spec.get("subcharts", ())),
         )
         for name, spec in data["components"].items()
     }

@@ -175,7 +175,7 @@ def _conclude(result: runner.RunResult) -> None:
     total = len(result.hosts)
     for host in result.failed:
         for error in host.errors:
-            console.err.print(f"{host.name}: {error}", markup=False)
+            console.err.print(f"{host.name}: {error}", markup=False, soft_wrap=True)
     if result.failed:
         names = ", ".join(host.name for host in result.failed)
         raise SiteboxError(

@@ -43,8 +43,12 @@ def is_simulated(nodes: list[Obj]) -> bool:
 
 
 def chart_components() -> dict[str, str]:
-    """Chart name -> component name, from the distribution."""
-    return {c.chart.name: name for name, c in distro.load().components.items()}
+    """Chart name -> component name, from the distribution; a component's subcharts name it
+    too."""
+    found = {}
+    for name, component in distro.load().components.items():
+        found.update({chart: name for chart in (component.chart.name, *component.subcharts)})
+    return found
 
 
 def component_of(labels: dict[str, str] | None, charts: dict[str, str]) -> str | None:

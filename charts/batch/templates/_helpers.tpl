@@ -160,3 +160,27 @@ Usage: {{- if .Values.cvmfs.enabled }}{{- include "batch.cvmfs.mount" . | ninden
   readOnly: true
   mountPropagation: HostToContainer
 {{- end }}
+
+{{/*
+Accounting: the pod securityContext of the accounting CronJobs. fsGroup makes the
+mounted host key readable to the (non-root) sender through its group.
+Usage: {{ include "batch.accounting.podSecurity" . | nindent 12 }}
+*/}}
+{{- define "batch.accounting.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Accounting: the containers' securityContext.
+Usage: {{ include "batch.accounting.containerSecurity" . | nindent 16 }}
+*/}}
+{{- define "batch.accounting.containerSecurity" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+{{- end }}

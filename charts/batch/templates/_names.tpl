@@ -39,6 +39,16 @@ Usage: {{ include "batch.submitter.name" . }}
 {{- end }}
 
 {{/*
+Queue mode with queue.harvester: the Secret PanDA Harvester's credential manager keeps the
+pilots' proxy in. Its name is Harvester's default (secret_name), not derived from the
+release: Harvester's job YAML and credential manager expect it.
+Usage: {{ include "batch.harvesterProxy.name" . }}
+*/}}
+{{- define "batch.harvesterProxy.name" -}}
+proxy-secret
+{{- end }}
+
+{{/*
 Queue mode: the ConfigMap holding the example Job manifest.
 Usage: {{ include "batch.jobTemplate.name" . }}
 */}}
@@ -118,4 +128,23 @@ Usage: {{ include "batch.namespace" . }}
 */}}
 {{- define "batch.namespace" -}}
 {{- .Values.namespaceOverride | default .Release.Namespace -}}
+{{- end }}
+
+{{/*
+Accounting: the ServiceAccount, Role and RoleBinding of the accounting CronJobs, and the
+prefix of their names.
+Usage: {{ include "batch.accounting.name" . }}
+*/}}
+{{- define "batch.accounting.name" -}}
+{{- include "batch.suffixed" (dict "suffix" "accounting" "context" .) -}}
+{{- end }}
+
+{{/*
+Accounting: the ledger ConfigMap `sitebox accounting collect` keeps. Its name is
+sitebox's (bootstrap/sitebox/accounting/ledger.py), not derived from the release: the
+command looks for it there.
+Usage: {{ include "batch.accounting.ledger" . }}
+*/}}
+{{- define "batch.accounting.ledger" -}}
+sitebox-accounting
 {{- end }}

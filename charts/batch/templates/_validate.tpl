@@ -70,4 +70,19 @@ Usage: {{ include "batch.validate" . }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* accounting reads the Jobs of queue mode, and needs what APEL's records carry */ -}}
+{{- $acct := .Values.accounting | default dict -}}
+{{- if $acct.enabled -}}
+{{- if ne .Values.mode "queue" -}}
+{{- fail "accounting.enabled needs mode: queue (it accounts the namespace's Kubernetes Jobs; an HTCondor pool keeps its own accounting): set mode to queue or accounting.enabled to false" -}}
+{{- end -}}
+{{- range $key := list "image" "site" "defaultVO" "benchmark" -}}
+{{- if not (index $acct $key) -}}
+{{- fail (printf "accounting.%s is empty; accounting.enabled needs it (docs/accounting.md): set accounting.%s" $key $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $acct.ssm.certificateSecret -}}
+{{- fail "accounting.ssm.certificateSecret is empty; ssmsend signs with the site's certificate: make a Secret with keys hostcert.pem and hostkey.pem in the batch namespace and name it there" -}}
+{{- end -}}
+{{- end -}}
 {{- end }}

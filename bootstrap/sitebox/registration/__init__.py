@@ -1,0 +1,1 @@
+"""What a site admin submits to the grid's information systems (GOCDB, CRIC)."""
