@@ -391,6 +391,6 @@ def test_bad_sites_get_a_message_each_and_the_good_one_is_handled(fleet: Fleet) 
     assert result.code == 1
     sites = {s["site"]: s for s in json.loads(result.out)["sites"]}
     assert sites["alpha"]["error"] is None and sites["alpha"]["health"] == "healthy"
-    assert "nope" in sites["ghost"]["error"] and "not found" in sites["ghost"]["error"]
+    assert "nope" in sites["ghost"]["error"] and "cannot load kubeconfig" in sites["ghost"]["error"]
     assert "cannot reach the API server" in sites["closed"]["error"]
     assert "Traceback" not in result.err
