@@ -1,10 +1,11 @@
 """What several components' values are made of: resources, placement on node pools,
-the site's storage classes."""
+the site's storage classes, the site's entry (Gateway or ingress)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sitebox.errors import Location, SiteboxError
 from sitebox.model.siteconfig import Site
 
 Values = dict[str, Any]
@@ -46,6 +47,43 @@ def entry_service_type(site: Site) -> str:
     an address, and an install waiting for it never ends."""
     kind = site.config.get("ingress", {}).get("type", "none")
     return "LoadBalancer" if kind == "loadBalancer" else "ClusterIP"
+
+
+def routed_host(site: Site, name: str, what: str) -> str | None:
+    """``<name>.<domain>``, where the site's Gateway or ingress routes users to ``what``;
+    None for a port-forward or a load balancer (no route)."""
+    kind = site.config.get("ingress", {}).get("type", "none")
+    if kind not in ("gateway", "ingress"):
+        return None
+    domain = site.config.get("domain")
+    if not domain:
+        raise SiteboxError(
+            f"ingress.type {kind} routes {name}.<domain> to {what}, but the site has no domain",
+            hint="set `domain:` in site.yaml (e.g. physics.example.edu), or use "
+            "`ingress: {type: none}` and a port-forward",
+            location=Location(str(site.source or "site.yaml"), key="domain"),
+        )
+    return f"{name}.{domain}"
+
+
+def site_gateway(site: Site) -> Values:
+    """The Gateway that ``ingress.type: gateway`` routes through."""
+    gateway = site.config["ingress"].get("gateway")
+    if not gateway:
+        raise SiteboxError(
+            "ingress.type gateway needs the Gateway that routes to the site",
+            hint="add `ingress: {gateway: {name: NAME, namespace: NAMESPACE}}` to site.yaml",
+            location=Location(str(site.source or "site.yaml"), key="ingress.gateway"),
+        )
+    return dict(gateway)
+
+
+def ingress_rule(site: Site, host: str) -> Values:
+    """An Ingress for ``host`` of the site's ingress class (the cluster's default without one)."""
+    rule: Values = {"enabled": True, "hosts": [host]}
+    if site.config["ingress"].get("className"):
+        rule["ingressClassName"] = site.config["ingress"]["className"]
+    return rule
 
 
 def pools(site: Site, purpose: str) -> list[Values]:

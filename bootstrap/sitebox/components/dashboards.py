@@ -6,7 +6,6 @@ from __future__ import annotations
 from sitebox.components import common
 from sitebox.components.names import DASHBOARD_LABEL, PROMETHEUS_DATASOURCE_UID, PROMETHEUS_URL
 from sitebox.compose.secrets import Secrets
-from sitebox.errors import Location, SiteboxError
 from sitebox.model.siteconfig import Site
 
 CHART_KEY = "grafana"  # the chart, and its values key in the umbrella
@@ -87,19 +86,7 @@ def _reader() -> Values:
 def host(site: Site) -> str | None:
     """Where users reach Grafana through the site's entry (gateway or ingress):
     grafana.<domain>; None for a port-forward."""
-    ingress = site.config.get("ingress", {})
-    if ingress.get("type", "none") not in ("gateway", "ingress"):
-        return None
-    domain = site.config.get("domain")
-    if not domain:
-        raise SiteboxError(
-            f"ingress.type {ingress['type']} routes grafana.<domain> to Grafana, but the "
-            "site has no domain",
-            hint="set `domain:` in site.yaml (e.g. physics.example.edu), or use "
-            "`ingress: {type: none}` and a port-forward",
-            location=Location(str(site.source or "site.yaml"), key="domain"),
-        )
-    return f"grafana.{domain}"
+    return common.routed_host(site, "grafana", "Grafana")
 
 
 def _server(site: Site) -> Values:
@@ -114,18 +101,8 @@ def _entry(site: Site) -> Values:
     name = host(site)
     if name is None:
         return {}
-    ingress = site.config["ingress"]
-    if ingress["type"] == "ingress":
-        rule: Values = {"enabled": True, "hosts": [name]}
-        if ingress.get("className"):
-            rule["ingressClassName"] = ingress["className"]
-        return {"ingress": rule}
-    gateway = ingress.get("gateway")
-    if not gateway:
-        raise SiteboxError(
-            "ingress.type gateway needs the Gateway that routes to the site",
-            hint="add `ingress: {gateway: {name: NAME, namespace: NAMESPACE}}` to site.yaml",
-            location=Location(str(site.source or "site.yaml"), key="ingress.gateway"),
-        )
+    if site.config["ingress"]["type"] == "ingress":
+        return {"ingress": common.ingress_rule(site, name)}
+    gateway = common.site_gateway(site)
     parent = {"name": gateway["name"], "namespace": gateway["namespace"]}
     return {"route": {"main": {"enabled": True, "hostnames": [name], "parentRefs": [parent]}}}

@@ -61,32 +61,13 @@ def _route(site: Site) -> Values:
     """The hub's route from the site's entry point: an HTTPRoute on the site's Gateway, or
     an Ingress of its class, for hub.<domain>. None for `none` (port-forward) and for a
     load balancer, which is the proxy's own Service."""
-    ingress = site.config.get("ingress", {})
-    kind, domain = ingress.get("type", "none"), site.config.get("domain")
-    if kind not in ("gateway", "ingress"):
+    host = common.routed_host(site, "hub", "the hub")
+    if host is None:
         return {}
-    if not domain:
-        raise SiteboxError(
-            f"ingress.type {kind} routes hub.<domain> to the hub, but the site has no domain",
-            hint="set `domain:` in site.yaml (e.g. physics.example.edu), or use "
-            "`ingress: {type: none}` and a port-forward",
-            location=Location(str(site.source or "site.yaml"), key="domain"),
-        )
-    host = f"hub.{domain}"
-    if kind == "gateway":
-        gateway = ingress.get("gateway")
-        if not gateway:
-            raise SiteboxError(
-                "ingress.type gateway needs the Gateway that routes to the site",
-                hint="add `ingress: {gateway: {name: NAME, namespace: NAMESPACE}}` to site.yaml",
-                location=Location(str(site.source or "site.yaml"), key="ingress.gateway"),
-            )
-        route = {"enabled": True, "hostnames": [host], "gateway": dict(gateway)}
+    if site.config["ingress"]["type"] == "gateway":
+        route = {"enabled": True, "hostnames": [host], "gateway": common.site_gateway(site)}
         return {"httpRoute": route}
-    rule: Values = {"enabled": True, "hosts": [host]}
-    if ingress.get("className"):
-        rule["ingressClassName"] = ingress["className"]
-    return {"ingress": rule}
+    return {"ingress": common.ingress_rule(site, host)}
 
 
 def values(site: Site, secrets: Secrets) -> Values:
