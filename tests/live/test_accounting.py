@@ -31,37 +31,48 @@ QUOTA = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def admin(sim_cluster: SimCluster) -> Path:
+def install_queue(sim_cluster: SimCluster, namespace: str) -> Path:
+    """site-base and a queue-mode batch release (named as its namespace); the admin's
+    kubeconfig."""
     helm = Helm(sim_cluster.kubeconfig)
     helm.install_or_upgrade(
         "site", ROOT / "charts/site-base", {"site": {"name": "test-site"}}, "sitebox",
         timeout="2m",
     )  # fmt: skip
     values = {"cvmfs": {"enabled": False}, "quota": QUOTA}
-    helm.install_or_upgrade("acct", ROOT / "charts/batch", values, NAMESPACE, timeout="2m")
+    helm.install_or_upgrade(namespace, ROOT / "charts/batch", values, namespace, timeout="2m")
     return sim_cluster.kubeconfig
 
 
-@pytest.fixture(scope="module")
-def loaded(admin: Path, sim_cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+def load(sim_cluster: SimCluster, namespace: str, folder: Path, jobs: int) -> str:
     """The load test's Jobs, kept: a third atlas, a third cms, a third without a VO label,
-    and a few of 1 CPU each (another APEL record: Processors 1 is shared, cores differ)."""
-    scoped = tmp_path_factory.mktemp("acct") / "scoped.kubeconfig"
+    and a few of 2 CPUs each (another APEL record: Processors 1 is shared, cores differ);
+    the month they ended in."""
+    scoped = folder / "scoped.kubeconfig"
     made = run_sitebox(
-        "batch", "kubeconfig", "-n", NAMESPACE, "--release", "acct", "--duration", "1h",
-        "-f", str(scoped), "--kubeconfig", str(admin), env=sim_cluster.env,
+        "batch", "kubeconfig", "-n", namespace, "--release", namespace, "--duration", "1h",
+        "-f", str(scoped), "--kubeconfig", str(sim_cluster.kubeconfig), env=sim_cluster.env,
     )  # fmt: skip
     assert made.code == 0, made.err
-    for jobs, cpu in ((JOBS, "100m"), (6, "2")):
+    for count, cpu in ((jobs, "100m"), (6, "2")):
         result = run_sitebox(
-            "batch", "load-test", "--jobs", str(jobs), "--workers", "8", "--cpu", cpu,
+            "batch", "load-test", "--jobs", str(count), "--workers", "8", "--cpu", cpu,
             "--keep", "--vo", "atlas", "--vo", "cms", "--vo", "-",
             "--kubeconfig", str(scoped), "-o", "json", env=sim_cluster.env,
         )  # fmt: skip
         assert result.code == 0, result.err
-        assert json.loads(result.out)["completed"] == jobs
+        assert json.loads(result.out)["completed"] == count
     return str(Month.of(time.time()))
+
+
+@pytest.fixture(scope="module")
+def admin(sim_cluster: SimCluster) -> Path:
+    return install_queue(sim_cluster, NAMESPACE)
+
+
+@pytest.fixture(scope="module")
+def loaded(admin: Path, sim_cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return load(sim_cluster, NAMESPACE, tmp_path_factory.mktemp("acct"), JOBS)
 
 
 def _seconds(stamp: str) -> int:
@@ -108,6 +119,7 @@ def test_report_equals_the_jobs_own_numbers(
     for key in ("jobs", "wall_seconds", "cpu_seconds", "core_hours"):
         assert report[key] == truth[key], key
     assert report["complete"] is False  # the current month: its records so far
+    assert report["source"] == "jobs"  # auto: this cluster runs no monitoring component
     by_vo = Counter[str]()
     for record in report["records"]:
         by_vo[record["vo"]] += record["jobs"]

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from dirq.QueueSimple import QueueSimple
 
-from sitebox.accounting import apel, publish
+from sitebox.accounting import apel, prometheus, publish
 from sitebox.accounting.records import Month, Summary, check_month, epoch, usage
 from sitebox.errors import SiteboxError
+from sitebox.tools.recipes import prometheus_release
 
 pytestmark = pytest.mark.unit
 
@@ -299,3 +300,44 @@ def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")  # outside a pod: the usual error
     with pytest.raises(SiteboxError, match="cannot load kubeconfig"):
         Kube()
+
+
+def _series(value: float, **labels: str) -> dict[str, Any]:
+    return {"metric": labels, "value": [0, str(value)]}
+
+
+def test_pods_from_prometheus_join_by_uid_with_the_jobs_vo_first() -> None:
+    """What the queries return, joined: init containers count as the scheduler counts
+    them, the Job's VO label wins over the pod's, a pod that never started is left out."""
+    vo = prometheus.label_name("sitebox.io/vo")
+    assert vo == "label_sitebox_io_vo"
+    results: dict[str, list[dict[str, Any]]] = {
+        "end": [_series(1.7645e9, uid="a", pod="a-1"), _series(1.7645e9, uid="b", pod="b-1"),
+                _series(1.7645e9, uid="never", pod="c-1")],
+        "start": [_series(1.7645e9 - 600, uid="a"), _series(1.7645e9 - 60, uid="b")],
+        "cpu": [_series(0.5, uid="a")],
+        "init_cpu": [_series(2, uid="a")],
+        "failed": [_series(1, uid="b")],
+        "vo": [_series(1, uid="a", **{vo: "cms"}), _series(1, uid="b", **{vo: "cms"})],
+        "owner": [_series(1, uid="a", owner_name="job-a")],
+        "job_vo": [_series(1, job_name="job-a", **{vo: "atlas"})],
+    }  # fmt: skip
+    a, b = prometheus.usages(results, "sitebox.io/vo")
+    assert (a.name, a.vo, a.wall, a.millicores, a.failed, a.requested) == (
+        "a-1", "atlas", 600, 2000, False, True)  # fmt: skip
+    assert (b.name, b.vo, b.wall, b.millicores, b.failed, b.requested) == (
+        "b-1", "cms", 60, 1000, True, False)  # fmt: skip
+
+
+def test_the_query_window_reaches_past_the_months_end() -> None:
+    november = Month(2026, 11)
+    later = prometheus.Window.of(november, november.end + 86400 * 3)
+    assert later.at == november.end + prometheus.GRACE
+    assert later.at - later.seconds == november.start
+    running = prometheus.Window.of(november, november.start + 100.5)
+    assert (running.at, running.seconds) == (november.start + 100, 100)
+
+
+@pytest.mark.parametrize(("module", "release"), [("v0.314.0", "3.14.0"), ("v0.400.2", "4.0.2")])
+def test_prometheus_module_versions_name_their_release(module: str, release: str) -> None:
+    assert prometheus_release(module) == release

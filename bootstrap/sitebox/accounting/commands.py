@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,12 @@ import click
 from rich.table import Table
 
 from sitebox import console
-from sitebox.accounting import apel, ledger, publish
+from sitebox.accounting import apel, ledger, prometheus, publish
 from sitebox.accounting.records import DEFAULT_VO_LABEL, Month, Summary, check_month, iso
+from sitebox.components.monitoring import RETENTION_DAYS
+from sitebox.components.names import PROMETHEUS_PORT, PROMETHEUS_SERVICE, SYSTEM_NAMESPACE
 from sitebox.errors import SiteboxError
-from sitebox.kube import Kube
+from sitebox.kube import Kube, KubeError
 from sitebox.options import context_option, kubeconfig_option
 
 SITE_INFO = ("sitebox", "sitebox-site-info")  # site-base's ConfigMap: the site's name
@@ -46,6 +49,22 @@ def _month_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "--month", "month_text", required=True,
         help="YYYY-MM (UTC), or `previous` / `current`; a month not yet begun is refused.",
     )(command)  # fmt: skip
+
+
+def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--source", type=click.Choice(["auto", "prometheus", "jobs"]),
+                         default="auto", show_default=True,
+                         help="prometheus: the site's Prometheus (kube-state-metrics' pod "
+                         "series, each pod a job); jobs: the Jobs and the ledger; auto: "
+                         "prometheus where the monitoring component runs, else jobs."),
+            click.option("--prometheus-url", help="The Prometheus to read (default: the "
+                         "monitoring component's, through the API server's service proxy)."),
+        ]
+    ):  # fmt: skip
+        command = option(command)
+    return command
 
 
 def _apel_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,14 +117,64 @@ def _origin(kube: Kube, namespace: str, site: str | None, submit_host: str | Non
     return apel.Origin(name, submit_host or f"{name}/{namespace}", benchmark)
 
 
-def _read(kube: Kube, namespace: str, month: Month, vo_label: str, default_vo: str,
-          ) -> tuple[Summary, int, int]:  # fmt: skip
-    with console.err.status(f"reading the Jobs of {namespace}", spinner="dots"):
-        return ledger.month_summary(kube, namespace, month, vo_label, default_vo)
+@dataclass(frozen=True)
+class Source:
+    """Where a report's numbers come from: Prometheus through ``get``, else (None) the
+    Jobs and the ledger."""
+
+    name: str
+    get: prometheus.Getter | None
 
 
-def _as_dict(summary: Summary, complete: bool, namespace: str, read: int, watermark: int,
-             origin: apel.Origin | None) -> dict[str, Any]:  # fmt: skip
+JOBS = Source("jobs", None)
+
+
+def _source(kube: Kube, choice: str, url: str | None) -> Source:
+    if choice == "jobs":
+        if url:
+            raise SiteboxError(
+                "--prometheus-url names a Prometheus, but --source jobs reads the Jobs",
+                hint="leave out one of the two",
+            )
+        return JOBS
+    if url:
+        return Source(f"prometheus {url}", prometheus.url_getter(url))
+    ns, service = SYSTEM_NAMESPACE, PROMETHEUS_SERVICE
+    try:
+        found = kube.get("v1", "Service", service, ns)
+    except KubeError:
+        if choice == "prometheus":
+            raise
+        found = None  # e.g. a kubeconfig scoped to the batch namespace: read its Jobs
+    if found is None:
+        if choice == "prometheus":
+            raise SiteboxError(
+                f"no Prometheus here: the cluster has no service {ns}/{service}",
+                hint="turn the monitoring component on (components.monitoring in site.yaml), "
+                "give --prometheus-url, or read the Jobs with --source jobs",
+            )
+        return JOBS
+
+    def get(path: str) -> tuple[int, str]:
+        return kube.service_proxy_get(ns, service, PROMETHEUS_PORT, path, prometheus.TIMEOUT)
+
+    return Source(f"prometheus service {ns}/{service}", get)
+
+
+def _read(kube: Kube, source: Source, namespace: str, month: Month, vo_label: str,
+          default_vo: str, now: float) -> tuple[Summary, int, int]:  # fmt: skip
+    if source.get is None:
+        with console.err.status(f"reading the Jobs of {namespace}", spinner="dots"):
+            return ledger.month_summary(kube, namespace, month, vo_label, default_vo)
+    with console.err.status(f"reading the pods of {namespace} from {source.name}", spinner="dots"):
+        summary, read = prometheus.month_summary(
+            source.get, namespace, month, vo_label, default_vo, now
+        )
+    return summary, read, 0
+
+
+def _as_dict(summary: Summary, complete: bool, namespace: str, source: Source, read: int,
+             watermark: int, origin: apel.Origin | None) -> dict[str, Any]:  # fmt: skip
     whole = summary.all
     records = []
     for key, totals in sorted(summary.totals.items()):
@@ -123,6 +192,7 @@ def _as_dict(summary: Summary, complete: bool, namespace: str, read: int, waterm
         "month": str(summary.month),
         "complete": complete,
         "namespace": namespace,
+        "source": source.name,
         "site": origin.site if origin else None,
         "submit_host": origin.submit_host if origin else None,
         "default_vo": summary.default_vo,
@@ -141,10 +211,15 @@ def _as_dict(summary: Summary, complete: bool, namespace: str, read: int, waterm
     }
 
 
-def _notes(report: dict[str, Any]) -> list[str]:
+def _notes(report: dict[str, Any], now: float) -> list[str]:
     notes = []
     if not report["complete"]:
         notes.append(f"{report['month']} is not over: these are its records so far")
+    kept = now - RETENTION_DAYS * 86400
+    if report["source"] != JOBS.name and Month.parse(report["month"]).start < kept:
+        notes.append(f"Prometheus keeps {RETENTION_DAYS} days unless "
+                     "components.monitoring.retention says otherwise: a month that began "
+                     "before that may be partial")  # fmt: skip
     if report["unlabelled_jobs"]:
         notes.append(f"{report['unlabelled_jobs']} job(s) carried no VO label and are "
                      f"counted under the default VO {report['default_vo']}")  # fmt: skip
@@ -156,7 +231,7 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"{report['parallel_jobs']} job(s) ran pods in parallel: counted with cores x "
             "parallelism for their whole wall time (an upper bound)"
         )
-    if not report["ledger_watermark"]:
+    if report["source"] == JOBS.name and not report["ledger_watermark"]:
         notes.append("no ledger yet: only Jobs that still exist are counted "
                      "(`sitebox accounting collect` keeps them past their TTL)")  # fmt: skip
     return notes
@@ -175,12 +250,14 @@ def accounting() -> None:
 @accounting.command("report")
 @_month_option
 @_common
+@_source_options
 @_apel_options
 @click.option("--output", "-o", type=click.Choice(["text", "json", "apel"]), default="text",
               help="apel: the message exactly as `publish` queues it.")  # fmt: skip
 def report_cmd(month_text: str, namespace: str, vo_label: str, default_vo: str,
-               kubeconfig: Path | None, context: str | None, site: str | None,
-               submit_host: str | None, benchmark: float | None, output: str) -> None:  # fmt: skip
+               kubeconfig: Path | None, context: str | None, source: str,
+               prometheus_url: str | None, site: str | None, submit_host: str | None,
+               benchmark: float | None, output: str) -> None:  # fmt: skip
     """The month's summary records: jobs, wall and CPU time, cores, per VO."""
     now = time.time()
     month = _month(month_text, now)
@@ -189,16 +266,18 @@ def report_cmd(month_text: str, namespace: str, vo_label: str, default_vo: str,
     origin = None
     if output == "apel" or benchmark is not None:
         origin = _origin(kube, namespace, site, submit_host, benchmark)
-    summary, read, watermark = _read(kube, namespace, month, vo_label, default_vo)
+    chosen = _source(kube, source, prometheus_url)
+    summary, read, watermark = _read(kube, chosen, namespace, month, vo_label, default_vo, now)
     if output == "apel" and origin is not None:  # origin is always set for apel output
         print(apel.message(summary, origin), end="")
         return
-    report = _as_dict(summary, complete, namespace, read, watermark, origin)
+    report = _as_dict(summary, complete, namespace, chosen, read, watermark, origin)
     if output == "json":
-        report["notes"] = _notes(report)
+        report["notes"] = _notes(report, now)
         console.emit_json(report)
         return
     title = f"accounting {report['month']} in {namespace}" + ("" if complete else " (so far)")
+    title += f", from {chosen.name}"
     table = Table("VO", "cores", "jobs", "wall h", "core h", "earliest end", "latest end",
                   title=title)  # fmt: skip
     for r in report["records"]:
@@ -211,7 +290,7 @@ def report_cmd(month_text: str, namespace: str, vo_label: str, default_vo: str,
         f"{report['core_hours']:.2f} core hours (CPU time: {CPU_TIME})",
         markup=False, soft_wrap=True,
     )  # fmt: skip
-    for note in _notes(report):
+    for note in _notes(report, now):
         console.out.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
@@ -236,6 +315,7 @@ def collect_cmd(namespace: str, vo_label: str, default_vo: str, kubeconfig: Path
 @accounting.command("publish")
 @_month_option
 @_common
+@_source_options
 @_apel_options
 @click.option(
     "--outgoing",
@@ -253,9 +333,10 @@ def collect_cmd(namespace: str, vo_label: str, default_vo: str, kubeconfig: Path
     "--key", type=click.Path(path_type=Path), help="Its key ([certificates] key): checked."
 )
 @click.option("--collect/--no-collect", "fold", default=True, show_default=True,
-              help="Fold finished Jobs into the ledger first.")  # fmt: skip
+              help="Fold finished Jobs into the ledger first (when reading the Jobs).")  # fmt: skip
 def publish_cmd(month_text: str, namespace: str, vo_label: str, default_vo: str,
-                kubeconfig: Path | None, context: str | None, site: str | None,
+                kubeconfig: Path | None, context: str | None, source: str,
+                prometheus_url: str | None, site: str | None,
                 submit_host: str | None, benchmark: float | None, outgoing: Path,
                 cert: Path | None, key: Path | None, fold: bool) -> None:  # fmt: skip
     """Queue the month's APEL message for ssmsend; again for the same month replaces it."""
@@ -270,18 +351,19 @@ def publish_cmd(month_text: str, namespace: str, vo_label: str, default_vo: str,
     subject = publish.check_certificate(cert, key, now) if cert and key else None
     kube = Kube(kubeconfig, context)
     origin = _origin(kube, namespace, site, submit_host, benchmark)
-    if fold:
+    chosen = _source(kube, source, prometheus_url)
+    if fold and chosen.get is None:
         with console.err.status(f"reading the Jobs of {namespace}", spinner="dots"):
             ledger.collect(kube, namespace, vo_label, default_vo, now)
-    summary, _, _ = _read(kube, namespace, month, vo_label, default_vo)
+    summary, _, _ = _read(kube, chosen, namespace, month, vo_label, default_vo, now)
     queued = publish.enqueue(outgoing, apel.message(summary, origin))
     say = functools.partial(console.err.print, markup=False, soft_wrap=True)
     if queued.element is None:
         say(f"{month}: no finished jobs in {namespace}; nothing queued")
         return
     state = "already queued, unchanged" if queued.unchanged else "queued"
-    say(f"{month}: {summary.jobs} jobs in {len(summary.totals)} record(s), {state} as "
-        f"{outgoing}/{queued.element}")  # fmt: skip
+    say(f"{month}: {summary.jobs} jobs in {len(summary.totals)} record(s) from {chosen.name}, "
+        f"{state} as {outgoing}/{queued.element}")  # fmt: skip
     if queued.replaced:
         say(f"replaced the earlier message(s) of {month}: {', '.join(queued.replaced)}")
     if not complete:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sitebox.components import common
-from sitebox.components.names import BATCH_NAMESPACE, CVMFS_CLAIM, CVMFS_DRIVER
+from sitebox.components.names import BATCH_NAMESPACE, CVMFS_CLAIM, CVMFS_DRIVER, PROMETHEUS_URL
 from sitebox.compose.secrets import FLEET_SIGNING_KEY, Secrets
 from sitebox.errors import SiteboxError
 from sitebox.model.siteconfig import Site
@@ -71,6 +71,8 @@ def _accounting(site: Site, settings: dict[str, object]) -> Values:
             values[key] = settings[key]
     if settings.get("broker"):
         values["ssm"]["host"] = settings["broker"]
+    if common.enabled(site, "monitoring"):
+        values["prometheus"] = PROMETHEUS_URL
     return values
 
 

@@ -15,7 +15,8 @@ from sitebox.model.siteconfig import Site
 CHART_KEY = "prometheus"  # the chart, and its values key in the umbrella
 Values = common.Values
 
-RETENTION = "35d"  # a month's accounting, read back in the days after it ends
+RETENTION_DAYS = 35  # a month's accounting, read back in the days after it ends
+RETENTION = f"{RETENTION_DAYS}d"
 SIZE = "50Gi"
 # The share of the claim Prometheus may fill before it deletes its oldest blocks: the
 # write-ahead log and a compaction's new block need the rest.

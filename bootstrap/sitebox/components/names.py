@@ -26,6 +26,7 @@ REANA_SHARED_CLASS = "sitebox-reana-shared-volume-storage-class"
 # server's Service, named by sitebox rather than by the release, so that Grafana, the
 # accounting and an admin's port-forward find it as http://prometheus.sitebox-system.svc.
 PROMETHEUS_SERVICE = "prometheus"
+PROMETHEUS_PORT = 80  # the chart's server.service.servicePort
 PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{SYSTEM_NAMESPACE}.svc"
 # The Grafana data source sitebox provisions for that Prometheus; its dashboards name it by
 # this uid, so a site's own data sources never shadow it.

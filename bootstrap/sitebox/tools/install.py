@@ -37,7 +37,7 @@ def reported_versions(pin: Pin, recipe: Recipe, bindir: Path) -> dict[str, str]:
     """Run each binary's version command; raise if one does not report the pin."""
     reported: dict[str, str] = {}
     for name, check in recipe.binaries.items():
-        expect = check.expect.format(version=pin.version, bare_version=pin.bare_version)
+        expect = check.expected(pin)
         try:
             result = subprocess.run(
                 [str(bindir / name), *check.args],

@@ -1,9 +1,10 @@
 """How each pinned tool is built from the Go module proxy, and how its version is checked.
 
-helm and kwok are plain ``go install`` targets. Kubernetes and etcd are not:
-their own go.mod files carry ``replace`` directives, so each is built inside a
-small generated wrapper module that requires the pinned module and replaces
-the Kubernetes staging modules with their published versions.
+helm and kwok are plain ``go install`` targets. Kubernetes, etcd and Prometheus are
+not: their own go.mod files carry ``replace`` directives, so each is built inside a
+small generated wrapper module that requires the pinned module and carries the
+replacements over (for Kubernetes, its staging modules by their published versions).
+kube-state-metrics is built in such a wrapper too (the proxy lists no versions of it).
 """
 
 from __future__ import annotations
@@ -21,12 +22,22 @@ from sitebox.tools.pins import Pin
 BuildFn = Callable[[Pin, GoRun], None]
 
 
+def _same(version: str) -> str:
+    return version
+
+
 @dataclass(frozen=True)
 class VersionCheck:
-    """Run the binary with ``args``; its output must contain ``expect`` (formatted with the pin)."""
+    """Run the binary with ``args``; its output must contain ``expect`` (formatted with the
+    pin's version as ``release`` gives the one the binary reports)."""
 
     args: tuple[str, ...]
     expect: str
+    release: Callable[[str], str] = _same
+
+    def expected(self, pin: Pin) -> str:
+        version = self.release(pin.version)
+        return self.expect.format(version=version, bare_version=version.removeprefix("v"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ def _go_install(command: str) -> BuildFn:
 
 
 _STAGING = re.compile(r"^\s*(k8s\.io/[a-z0-9-]+)\s+=>\s+\./staging/", re.MULTILINE)
+# A one-line replace of a module by a published version (not by a local folder).
+_PUBLISHED = re.compile(r"^replace\s+(\S+)\s+=>\s+(\S+)\s+(v\S+)\s*$", re.MULTILINE)
+_COMMON_VERSION = "github.com/prometheus/common/version.Version"
 
 
 def _wrapper(go: GoRun, module: str, requires: str, replaces: dict[str, str]) -> Path:
@@ -106,9 +120,7 @@ def _build_kubernetes(pin: Pin, go: GoRun) -> None:
         {m: f"{m} {published}" for m in staging},
     )
     commands = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
-    imports = "\n".join(f'\t_ "{pin.module}/cmd/{c}"' for c in commands)
-    (src / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
-    go(["go", "mod", "tidy"], cwd=src)
+    _require_packages(go, src, [f"{pin.module}/cmd/{c}" for c in commands])
     major, minor = pin.bare_version.split(".")[:2]
     stamp: list[tuple[str, str]] = []
     # Without these the API server reports v0.0.0 and Helm's kubeVersion checks fail.
@@ -126,6 +138,48 @@ def _build_kubernetes(pin: Pin, go: GoRun) -> None:
         ],
         cwd=src,
     )  # fmt: skip
+
+
+def _require_packages(go: GoRun, src: Path, packages: list[str]) -> None:
+    """Make the wrapper module require what builds ``packages`` (a tools.go, then tidy)."""
+    imports = "\n".join(f'\t_ "{p}"' for p in packages)
+    (src / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
+    go(["go", "mod", "tidy"], cwd=src)
+
+
+def prometheus_release(module_version: str) -> str:
+    """The Prometheus release of a module version: v0.314.0 is 3.14.0 (its Go module
+    cannot be v3, so the major and minor are folded into the module's minor)."""
+    minor, patch = module_version.removeprefix("v0.").split(".")
+    return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
+
+
+def _build_prometheus(pin: Pin, go: GoRun) -> None:
+    info = json.loads(go(["go", "mod", "download", "-json", f"{pin.module}@{pin.version}"]))
+    replaces = {
+        old: f"{new} {version}"
+        for old, new, version in _PUBLISHED.findall(Path(info["GoMod"]).read_text())
+    }
+    src = _wrapper(go, "sitebox.local/build/prometheus", f"{pin.module} {pin.version}", replaces)
+    command = f"{pin.module}/cmd/prometheus"
+    _require_packages(go, src, [command])
+    # Built without the web UI's assets (the `builtinassets` tag needs npm's build) and,
+    # by Prometheus's own build tags, with Kubernetes as the one service discovery (the
+    # twenty cloud SDKs are most of the build's time): the API, the scrape loop and
+    # the query engine, which the tests use, are the same.
+    flags = _ldflags((_COMMON_VERSION, prometheus_release(pin.version)))
+    go(["go", "build", "-trimpath", "-tags", "remove_all_sd,enable_kubernetes_sd", "-ldflags",
+        flags, "-o", str(go.build.bin / "prometheus"), command], cwd=src)  # fmt: skip
+
+
+def _build_kube_state_metrics(pin: Pin, go: GoRun) -> None:
+    # `go install module@version` first asks the proxy for the module's version list,
+    # which it refuses for this module; the pinned version itself is served.
+    src = _wrapper(go, "sitebox.local/build/kube-state-metrics", f"{pin.module} {pin.version}", {})
+    _require_packages(go, src, [pin.module])
+    flags = _ldflags((_COMMON_VERSION, pin.version))
+    go(["go", "build", "-trimpath", "-ldflags", flags,
+        "-o", str(go.build.bin / "kube-state-metrics"), pin.module], cwd=src)  # fmt: skip
 
 
 def _build_etcd(pin: Pin, go: GoRun) -> None:
@@ -177,6 +231,20 @@ RECIPES: dict[str, Recipe] = {
     "crane": Recipe(
         {"crane": VersionCheck(("version",), "{version}")},
         _go_install("cmd/crane"),
+        revision="1",
+    ),
+    "prometheus": Recipe(
+        {
+            "prometheus": VersionCheck(
+                ("--version",), "prometheus, version {version}", prometheus_release
+            )
+        },
+        _build_prometheus,
+        revision="1",
+    ),
+    "kube-state-metrics": Recipe(
+        {"kube-state-metrics": VersionCheck(("version",), "kube-state-metrics, version {version}")},
+        _build_kube_state_metrics,
         revision="1",
     ),
 }
