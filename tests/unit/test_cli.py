@@ -42,6 +42,8 @@ def test_tools_status_reports_missing_tools_as_json(tmp_path: Path) -> None:
         "kwok",
         "actionlint",
         "crane",
+        "prometheus",
+        "kube-state-metrics",
     }
     assert {r["state"] for r in rows} == {"missing"}
 
