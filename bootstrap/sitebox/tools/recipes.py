@@ -51,11 +51,12 @@ def _ldflags(*pairs: tuple[str, str]) -> str:
     return " ".join(["-s -w", *(f"-X {k}={v}" for k, v in pairs)])
 
 
-def _module_dir(pin: Pin, go: GoRun, module: str | None = None) -> Path:
-    info = json.loads(
-        go(["go", "mod", "download", "-json", f"{module or pin.module}@{pin.version}"])
+def _download(pin: Pin, go: GoRun) -> dict[str, str]:
+    """``go mod download -json`` of the pinned module: its Dir, its GoMod file, …"""
+    info: dict[str, str] = json.loads(
+        go(["go", "mod", "download", "-json", f"{pin.module}@{pin.version}"])
     )
-    return Path(info["Dir"])
+    return info
 
 
 def _build_helm(pin: Pin, go: GoRun) -> None:
@@ -74,7 +75,7 @@ def _build_kwok(pin: Pin, go: GoRun) -> None:
     go(["go", "install", "-trimpath", "-ldflags", "-s -w", f"{pin.module}/cmd/kwok@{pin.version}"])
     # kwok run against an existing API server needs its stages as config; they ship
     # as YAML in the module, so keep a copy beside the binary.
-    stages = _module_dir(pin, go) / "kustomize" / "stage"
+    stages = Path(_download(pin, go)["Dir"]) / "kustomize" / "stage"
     target = go.build.root / "stages"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(stages, target, ignore=shutil.ignore_patterns("*.go", "testdata", "*.md"))
@@ -108,8 +109,7 @@ def _wrapper(go: GoRun, module: str, requires: str, replaces: dict[str, str]) ->
 
 
 def _build_kubernetes(pin: Pin, go: GoRun) -> None:
-    info = json.loads(go(["go", "mod", "download", "-json", f"{pin.module}@{pin.version}"]))
-    staging = _STAGING.findall(Path(info["GoMod"]).read_text())
+    staging = _STAGING.findall(Path(_download(pin, go)["GoMod"]).read_text())
     if not staging:
         raise BuildError(f"no staging modules found in {pin.module}@{pin.version}'s go.mod")
     published = "v0." + pin.bare_version.split(".", 1)[1]  # v1.36.3 → v0.36.3
@@ -154,32 +154,37 @@ def prometheus_release(module_version: str) -> str:
     return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
 
 
+def _build_wrapped(
+    pin: Pin, go: GoRun, binary: str, package: str, version: str, replaces: dict[str, str],
+    tags: str = "",
+) -> None:  # fmt: skip
+    """Build ``package`` of the pinned module inside a wrapper module as ``binary``,
+    stamped with ``version`` where Prometheus's libraries read it."""
+    src = _wrapper(go, f"sitebox.local/build/{binary}", f"{pin.module} {pin.version}", replaces)
+    _require_packages(go, src, [package])
+    flags = _ldflags((_COMMON_VERSION, version))
+    go(["go", "build", "-trimpath", *(["-tags", tags] if tags else []), "-ldflags", flags,
+        "-o", str(go.build.bin / binary), package], cwd=src)  # fmt: skip
+
+
 def _build_prometheus(pin: Pin, go: GoRun) -> None:
-    info = json.loads(go(["go", "mod", "download", "-json", f"{pin.module}@{pin.version}"]))
     replaces = {
         old: f"{new} {version}"
-        for old, new, version in _PUBLISHED.findall(Path(info["GoMod"]).read_text())
+        for old, new, version in _PUBLISHED.findall(Path(_download(pin, go)["GoMod"]).read_text())
     }
-    src = _wrapper(go, "sitebox.local/build/prometheus", f"{pin.module} {pin.version}", replaces)
-    command = f"{pin.module}/cmd/prometheus"
-    _require_packages(go, src, [command])
     # Built without the web UI's assets (the `builtinassets` tag needs npm's build) and,
     # by Prometheus's own build tags, with Kubernetes as the one service discovery (the
     # twenty cloud SDKs are most of the build's time): the API, the scrape loop and
     # the query engine, which the tests use, are the same.
-    flags = _ldflags((_COMMON_VERSION, prometheus_release(pin.version)))
-    go(["go", "build", "-trimpath", "-tags", "remove_all_sd,enable_kubernetes_sd", "-ldflags",
-        flags, "-o", str(go.build.bin / "prometheus"), command], cwd=src)  # fmt: skip
+    _build_wrapped(pin, go, "prometheus", f"{pin.module}/cmd/prometheus",
+                   prometheus_release(pin.version), replaces,
+                   tags="remove_all_sd,enable_kubernetes_sd")  # fmt: skip
 
 
 def _build_kube_state_metrics(pin: Pin, go: GoRun) -> None:
     # `go install module@version` first asks the proxy for the module's version list,
     # which it refuses for this module; the pinned version itself is served.
-    src = _wrapper(go, "sitebox.local/build/kube-state-metrics", f"{pin.module} {pin.version}", {})
-    _require_packages(go, src, [pin.module])
-    flags = _ldflags((_COMMON_VERSION, pin.version))
-    go(["go", "build", "-trimpath", "-ldflags", flags,
-        "-o", str(go.build.bin / "kube-state-metrics"), pin.module], cwd=src)  # fmt: skip
+    _build_wrapped(pin, go, "kube-state-metrics", pin.module, pin.version, {})
 
 
 def _build_etcd(pin: Pin, go: GoRun) -> None:
