@@ -7,19 +7,17 @@ and `--source auto` falling back to the Jobs where no Prometheus Service exists.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from sitebox import procs
 from sitebox.accounting.records import Month
 from sitebox.components import scrape
 from sitebox.kube import Kube, wait_for
@@ -35,12 +33,6 @@ VO = "sitebox.io/vo"
 SCRAPE = "1s"  # the site scrapes every 30 s; here the pods of a second must be seen
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _query(url: str, promql: str) -> list[dict[str, Any]]:
     query = urllib.parse.urlencode({"query": promql})
     with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=10) as answer:  # noqa: S310
@@ -53,34 +45,19 @@ def _count(url: str, promql: str) -> int:
     return int(float(result[0]["value"][1])) if result else 0
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def prometheus(sim_cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """kube-state-metrics on the sim cluster, allowlisting the VO label as the monitoring
     component does, and a Prometheus scraping it with sitebox's kube-state-metrics job
     (its discovery replaced by the address: there is no pod to discover); its URL."""
     folder = tmp_path_factory.mktemp("prometheus")
-    ksm_port, prom_port = _free_port(), _free_port()
-    ksm = _start(
+    ksm_port, telemetry_port, prom_port = procs.free_ports(3)
+    ksm = procs.spawn(
+        "kube-state-metrics",
         [
             str(binary("kube-state-metrics")), "--kubeconfig", str(sim_cluster.kubeconfig),
             "--host", "127.0.0.1", "--port", str(ksm_port),
-            "--telemetry-host", "127.0.0.1", "--telemetry-port", str(_free_port()),
+            "--telemetry-host", "127.0.0.1", "--telemetry-port", str(telemetry_port),
             "--resources", "pods,jobs", "--namespaces", NAMESPACE,
             "--metric-labels-allowlist", f"pods=[{VO}],jobs=[{VO}]",
         ],
@@ -92,7 +69,8 @@ def prometheus(sim_cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory
     config = folder / "prometheus.yml"
     config.write_text(yaml.safe_dump({"global": {"scrape_interval": SCRAPE},
                                       "scrape_configs": [job]}))  # fmt: skip
-    server = _start(
+    server = procs.spawn(
+        "prometheus",
         [
             str(binary("prometheus")), f"--config.file={config}",
             f"--storage.tsdb.path={folder / 'data'}",
@@ -105,8 +83,8 @@ def prometheus(sim_cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory
         wait_for("kube-state-metrics scraped", lambda: _up(url), 60, interval=1)
         yield url
     finally:
-        _stop(server)
-        _stop(ksm)
+        procs.stop(server)
+        procs.stop(ksm)
 
 
 def _up(url: str) -> bool:
@@ -249,7 +227,7 @@ def test_a_missing_prometheus_is_exit_1_with_a_fix(
 
 
 def test_an_unreachable_prometheus_is_exit_1_with_a_fix(sim_cluster: SimCluster) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{procs.free_ports(1)[0]}"  # nothing listens there
     result = run_sitebox(
         "accounting", "report", "--month", "current", "-n", NAMESPACE, "--default-vo", "ops",
         "--prometheus-url", url, "--kubeconfig", str(sim_cluster.kubeconfig), env=sim_cluster.env,
